@@ -1,0 +1,28 @@
+"""gru_jax: dynamics and bifurcations of continuous-time gated recurrent units in JAX.
+
+Importing gru_jax switches on ``jax_enable_x64``: analysis runs in float64 (set ``GRU_JAX_NO_X64=1`` to opt out).
+"""
+
+import os as _os
+
+import jax as _jax
+
+if not _os.environ.get("GRU_JAX_NO_X64"):
+    _jax.config.update("jax_enable_x64", True)
+
+from ._fixed_points import (
+    FixedPoints as FixedPoints,
+    SeedStatus as SeedStatus,
+    find_fixed_points as find_fixed_points,
+    fixed_point as fixed_point,
+    make_seeds as make_seeds,
+)
+from ._linalg import Kind as Kind, classify as classify, eigvals as eigvals, value_and_jacobian as value_and_jacobian
+from .models import (
+    CTRNNParams as CTRNNParams,
+    GRUParams as GRUParams,
+    discrete_step as discrete_step,
+    vector_field as vector_field,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,268 @@
+"""Fixed points from many seeds at once: damped Newton, deduplication, Jacobians, eigenvalues, kinds.
+
+Everything below ``find_fixed_points`` works on one problem and is vmapped over seeds and parameter sets.
+Located points are differentiable with respect to the parameters by the implicit function theorem:
+the returned state is ``h* - J⁻¹ f(h*, params)`` with ``h*`` and ``J`` held constant, whose derivative is
+``-J⁻¹ ∂f/∂params`` and whose value is ``h*`` polished by one Newton step.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._linalg import Kind, classify, eigvals, n_unstable, solve, value_and_jacobian
+from ._validate import check_choice, check_finite, check_positive
+from .models._field import VectorField, batch_shape, resolve_box, resolve_field, validate_params
+
+
+class SeedStatus(enum.IntEnum):
+    """How the Newton solve from one seed ended."""
+
+    CONVERGED = 0     # the last full Newton step was below xtol
+    MAX_STEPS = 1     # ran out of steps
+    NONFINITE = 2     # singular Jacobian or a NaN/inf appeared
+
+
+class FixedPoints(eqx.Module):
+    """Deduplicated, classified equilibria of one problem (or a batch ``B`` of them), in fixed-size buffers.
+
+    The first ``count`` rows hold distinct points sorted lexicographically by ``h``; the rest are padding
+    (NaN, kind ``-1``). ``n`` is the number of seeds.
+
+    Attributes: ``h`` (B..., n, d); ``count`` (B...,); ``kind`` (B..., n) ``Kind`` codes; ``eigenvalues``
+    (B..., n, d) complex, sorted by descending real part; ``n_unstable`` (B..., n); ``residual``
+    (B..., n) ``max|f(h)|``; ``multiplicity`` (B..., n) seeds that converged to each point;
+    ``eig_converged`` (B..., n); ``seed_status`` (B..., n) ``SeedStatus`` per seed; ``seed_steps``
+    (B..., n) Newton steps per seed.
+    """
+
+    h: jax.Array
+    count: jax.Array
+    kind: jax.Array
+    eigenvalues: jax.Array
+    n_unstable: jax.Array
+    residual: jax.Array
+    multiplicity: jax.Array
+    eig_converged: jax.Array
+    seed_status: jax.Array
+    seed_steps: jax.Array
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return tuple(self.count.shape)
+
+    def trim(self) -> "FixedPoints":
+        """Drop the padding rows (one problem only)."""
+        self._require_single("trim")
+        k = int(self.count)
+        cut = lambda a: a[:k]
+        return FixedPoints(cut(self.h), self.count, cut(self.kind), cut(self.eigenvalues), cut(self.n_unstable),
+                           cut(self.residual), cut(self.multiplicity), cut(self.eig_converged),
+                           self.seed_status, self.seed_steps)
+
+    def kinds(self) -> list[str]:
+        """Kind labels of the located points (one problem only)."""
+        self._require_single("kinds")
+        return [Kind(int(k)).label if k >= 0 else "unclassified" for k in np.asarray(self.kind[: int(self.count)])]
+
+    def to_dict(self) -> dict:
+        """JSON-ready ``{"fixed_points": [{"h", "kind", "eigenvalues": [[re, im], ...], "residual"}, ...]}``."""
+        t = self.trim()
+        ev = np.asarray(t.eigenvalues)
+        return {"fixed_points": [
+            {"h": np.asarray(t.h[i]).tolist(), "kind": label,
+             "eigenvalues": [[float(z.real), float(z.imag)] for z in ev[i]],
+             "residual": float(t.residual[i])} for i, label in enumerate(self.kinds())]}
+
+    def _require_single(self, what: str) -> None:
+        if self.batch_shape:
+            raise ValueError(f"FixedPoints.{what}: this result holds a batch {self.batch_shape}; index one problem "
+                             f"first, e.g. jax.tree_util.tree_map(lambda a: a[0], result).")
+
+    def __repr__(self) -> str:
+        if self.batch_shape:
+            counts = np.asarray(self.count)
+            return (f"FixedPoints(batch {self.batch_shape}, {self.h.shape[-2]} seeds each, count "
+                    f"min {counts.min()} / median {np.median(counts):g} / max {counts.max()})")
+        t = self.trim()
+        d = t.h.shape[-1]
+        lines = [f"FixedPoints: {int(self.count)} distinct from {self.seed_status.shape[0]} seeds "
+                 f"({int(np.sum(np.asarray(self.seed_status) == 0))} converged)"]
+        lines.append(f"  {'#':>2}  {'h':<{max(12, 11 * min(d, 4))}}  {'kind':<15} {'eigenvalues':<40} residual")
+        for i, label in enumerate(self.kinds()):
+            hs = " ".join(f"{v:+.6f}" for v in np.asarray(t.h[i])[:4]) + (" ..." if d > 4 else "")
+            ev = ", ".join(_fmt_complex(z) for z in np.asarray(t.eigenvalues[i])[:4]) + (", ..." if d > 4 else "")
+            lines.append(f"  {i:>2}  {hs:<{max(12, 11 * min(d, 4))}}  {label:<15} {ev:<40} {float(t.residual[i]):.1e}")
+        return "\n".join(lines)
+
+
+def _fmt_complex(z: complex) -> str:
+    return f"{z.real:+.5f}" if z.imag == 0 else f"{z.real:+.5f}{z.imag:+.5f}j"
+
+
+# ---- one problem ------------------------------------------------------------------------------------------
+
+def newton(f: VectorField, params, h0: jax.Array, lo, hi, xtol, max_steps, max_step):
+    """Damped Newton from one seed (d,), kept in the box ``[lo, hi]``. Returns ``(h, status, steps)``.
+
+    A step is scaled so that its largest component is at most ``max_step``, and halved until ``|f|``
+    decreases (backtracking, one evaluation of ``f`` and its Jacobian per iteration, accepted or not).
+    Converged when the Newton step at an accepted point is at most ``xtol`` (max-norm): this is
+    invariant to rescaling the rows of ``f``, so slow rates ``1 - z`` do not fake convergence.
+    """
+    def direction(value, jac):
+        dx = jnp.where(jnp.all(value == 0), 0.0, -solve(jac, value))
+        size = jnp.max(jnp.abs(dx))
+        return dx, jnp.where(jnp.all(jnp.isfinite(dx)), size, jnp.nan)
+
+    def cond(carry):
+        h, dx, size, norm, damping, trial, k = carry
+        return (k < max_steps) & (size > xtol) & ~jnp.isnan(size)
+
+    def body(carry):
+        h, dx, size, norm, damping, trial, k = carry
+        value, jac = value_and_jacobian(f, trial, params)
+        trial_norm = jnp.sum(value**2)
+        accept = trial_norm < norm
+        new_dx, new_size = direction(value, jac)
+        h, dx, size = (jnp.where(accept, a, b) for a, b in ((trial, h), (new_dx, dx), (new_size, size)))
+        norm = jnp.where(accept, trial_norm, norm)
+        damping = jnp.where(accept, 1.0, 0.5 * damping)
+        trial = jnp.clip(h + damping * jnp.minimum(1.0, max_step / size) * dx, lo, hi)
+        return h, dx, size, norm, damping, trial, k + 1
+
+    inf = jnp.asarray(jnp.inf, h0.dtype)
+    start = (h0, jnp.zeros_like(h0), inf, inf, jnp.asarray(1.0, h0.dtype), h0, jnp.asarray(0, jnp.int32))
+    h, dx, size, _, _, _, k = jax.lax.while_loop(cond, body, start)
+    status = jnp.where(size <= xtol, SeedStatus.CONVERGED,
+                       jnp.where(jnp.isnan(size), SeedStatus.NONFINITE, SeedStatus.MAX_STEPS))
+    return jnp.clip(h + jnp.where(size <= xtol, dx, 0.0), lo, hi), status.astype(jnp.int32), k
+
+
+def dedupe(h: jax.Array, ok: jax.Array, tol) -> tuple[jax.Array, jax.Array]:
+    """Mark the first of each cluster of points within ``tol`` (max-norm) of each other.
+
+    h: (n, d); ok: (n,) which rows are valid. Returns ``(unique (n,) bool, multiplicity (n,) int32)``:
+    the number of valid rows represented by each unique row.
+    """
+    n = h.shape[0]
+    close = ok[:, None] & ok[None, :] & (jnp.max(jnp.abs(h[:, None, :] - h[None, :, :]), axis=-1) <= tol)
+    first = jnp.argmax(close, axis=1)
+    unique = ok & (first == jnp.arange(n))
+    multiplicity = jnp.sum((first[:, None] == jnp.arange(n)[None, :]) & ok[:, None], axis=0)
+    return unique, multiplicity.astype(jnp.int32)
+
+
+def implicit_polish(f: VectorField, h: jax.Array, params) -> jax.Array:
+    """One Newton step from a converged ``h`` (d,) whose derivative in ``params`` is the implicit-function one."""
+    h = jax.lax.stop_gradient(h)
+    value, jac = value_and_jacobian(f, h, params)
+    step = solve(jax.lax.stop_gradient(jac), value)
+    return h - jnp.where(jnp.all(value == 0), 0.0, step)   # an exact root with a singular J stays put
+
+
+def fixed_points_one(f: VectorField, params, seeds: jax.Array, lo, hi, opts: dict) -> FixedPoints:
+    """All distinct equilibria reachable from ``seeds`` (n, d) for one parameter set."""
+    n, d = seeds.shape
+    h, status, steps = jax.vmap(lambda s: newton(f, params, s, lo, hi, opts["xtol"], opts["max_steps"],
+                                                 opts["max_step"]))(seeds)
+    ok = status == SeedStatus.CONVERGED
+    unique, multiplicity = dedupe(h, ok, opts["dedup_tol"])
+    key = jnp.round(h * 1e6)   # sort on rounded coordinates so that rounding noise cannot reorder rows
+    order = jnp.lexsort(tuple(key[:, i] for i in reversed(range(d))) + (~unique,))
+    h, valid, multiplicity = h[order], unique[order], jnp.where(unique, multiplicity, 0)[order]
+    safe = jnp.where(valid[:, None], h, 0.5 * (lo + hi))
+    h = jax.vmap(lambda y: implicit_polish(f, y, params))(safe)
+    value, jac = jax.vmap(lambda y: value_and_jacobian(f, y, params))(h)
+    ev, ev_ok = eigvals(jnp.where(valid[:, None, None], jac, -jnp.eye(d, dtype=jac.dtype)))
+    pad = lambda a, fill: jnp.where(valid.reshape((n,) + (1,) * (a.ndim - 1)), a, fill)
+    return FixedPoints(
+        h=pad(h, jnp.nan), count=jnp.sum(valid).astype(jnp.int32),
+        kind=pad(classify(ev, opts["hyperbolic_tol"]), -1), eigenvalues=pad(ev, jnp.nan),
+        n_unstable=pad(n_unstable(ev, opts["hyperbolic_tol"]), -1),
+        residual=pad(jnp.max(jnp.abs(value), axis=-1), jnp.nan), multiplicity=multiplicity,
+        eig_converged=valid & ev_ok, seed_status=status, seed_steps=steps)
+
+
+@eqx.filter_jit
+def _fixed_points_batch(f, params, seeds, lo, hi, opts, n_batch_dims: int):
+    solve_one = lambda p: fixed_points_one(f, p, seeds, lo, hi, opts)
+    for _ in range(n_batch_dims):
+        solve_one = jax.vmap(solve_one)
+    return solve_one(params)
+
+
+# ---- public entry point -------------------------------------------------------------------------------------
+
+def make_seeds(lo, hi, n_seeds: int, *, key: jax.Array | None = None, seeding: str = "random") -> jax.Array:
+    """Seeds (n, d) in the box ``[lo, hi]``: uniform random with ``key``, or the centres of a regular grid
+    with ``ceil(n_seeds ** (1/d))`` cells per axis (``seeding="grid"``)."""
+    check_choice("seeding", seeding, ("random", "grid"))
+    lo, hi = jnp.asarray(lo), jnp.asarray(hi)
+    d = lo.shape[0]
+    if seeding == "random":
+        key = jax.random.key(0) if key is None else key
+        return lo + (hi - lo) * jax.random.uniform(key, (n_seeds, d), lo.dtype)
+    per_axis = int(np.ceil(n_seeds ** (1.0 / d) - 1e-9))
+    if per_axis ** d > 10**7:
+        raise ValueError(f"seeding='grid': {per_axis}^{d} seeds is too many; use seeding='random' for d={d}.")
+    centres = (np.arange(per_axis) + 0.5) / per_axis
+    grid = np.stack(np.meshgrid(*([centres] * d), indexing="ij"), axis=-1).reshape(-1, d)
+    return lo + (hi - lo) * jnp.asarray(grid, lo.dtype)
+
+
+def find_fixed_points(params, *, f: VectorField | None = None, key: jax.Array | None = None,
+                      seeds: jax.Array | None = None, n_seeds: int = 64, seeding: str = "random",
+                      box=None, xtol: float = 1e-10, max_steps: int = 50, max_step: float = 0.5,
+                      dedup_tol: float = 1e-7, hyperbolic_tol: float = 1e-8) -> FixedPoints:
+    """Equilibria of ``dh/dt = f(h, params)`` from many seeds at once, deduplicated and classified.
+
+    params: a model (``GRUParams``, ``CTRNNParams``, ...) or any pytree used by ``f``; a model with a
+    ``batch_shape`` is solved for every member of the batch in one vmapped call (same seeds for all).
+    Seeds: ``seeds`` (n, d) if given, else ``n_seeds`` drawn uniformly in the trapping box (``key``,
+    default ``jax.random.key(0)``) or on a grid (``seeding="grid"``). ``box=(lo, hi)`` overrides the
+    model's ``state_box()``. Newton stops when its step is below ``xtol``; points within ``dedup_tol``
+    (max-norm) are merged; an eigenvalue with ``|Re λ| <= hyperbolic_tol * max(1, max|λ|)`` makes the
+    point non-hyperbolic. The tolerances are traced values: changing them does not recompile.
+    Raises ``ValueError`` for bad shapes, non-finite values or unknown options, before compiling.
+    """
+    validate_params(params)
+    f = resolve_field(params, f)
+    check_choice("seeding", seeding, ("random", "grid"))
+    for name, value in (("n_seeds", n_seeds), ("xtol", xtol), ("max_steps", max_steps), ("max_step", max_step),
+                        ("dedup_tol", dedup_tol), ("hyperbolic_tol", hyperbolic_tol)):
+        check_positive(name, value)
+    d = getattr(params, "dim", None)
+    if seeds is not None:
+        seeds = jnp.asarray(seeds, float)
+        if seeds.ndim != 2 or (d is not None and seeds.shape[1] != d):
+            raise ValueError(f"seeds: expected shape (n, {d if d is not None else 'd'}), got {seeds.shape}.")
+        check_finite("seeds", seeds)
+        d = seeds.shape[1]
+    if d is None and box is None:
+        raise ValueError("this model has no `dim`: pass seeds=array (n, d) or box=(lo, hi).")
+    if seeds is not None and box is None and not hasattr(params, "state_box"):
+        lo, hi = np.full(d, -np.inf), np.full(d, np.inf)
+    else:
+        lo, hi = resolve_box(params, box, d)
+    if seeds is None:
+        seeds = make_seeds(lo, hi, int(n_seeds), key=key, seeding=seeding)
+    opts = {k: jnp.asarray(v) for k, v in dict(xtol=xtol, max_steps=max_steps, max_step=max_step,
+                                                 dedup_tol=dedup_tol, hyperbolic_tol=hyperbolic_tol).items()}
+    return _fixed_points_batch(f, params, seeds, jnp.asarray(lo), jnp.asarray(hi), opts, len(batch_shape(params)))
+
+
+def fixed_point(params, h0: jax.Array, *, f: VectorField | None = None, xtol: float = 1e-12,
+                max_steps: int = 100, max_step: float = 0.5) -> tuple[jax.Array, jax.Array]:
+    """Refine one equilibrium from a guess ``h0`` (d,); differentiable in ``params`` by the implicit function
+    theorem. Returns ``(h (d,), status)`` with a ``SeedStatus`` code. Works under ``jit``/``vmap``/``grad``."""
+    f = resolve_field(params, f)
+    inf = jnp.full(jnp.shape(h0), jnp.inf)
+    h, status, _ = newton(f, jax.lax.stop_gradient(params), jnp.asarray(h0, float), -inf, inf,
+                          xtol, max_steps, max_step)
+    return implicit_polish(f, h, params), status
