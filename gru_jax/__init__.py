@@ -17,7 +17,9 @@ from ._fixed_points import (
     fixed_point as fixed_point,
     make_seeds as make_seeds,
 )
+from ._integrate import SOLVERS as SOLVERS, Trajectory as Trajectory, TrajectoryStatus as TrajectoryStatus, simulate as simulate
 from ._linalg import Kind as Kind, classify as classify, eigvals as eigvals, value_and_jacobian as value_and_jacobian
+from ._slow_points import SlowPoints as SlowPoints, find_slow_points as find_slow_points
 from .models import (
     CTRNNParams as CTRNNParams,
     GRUParams as GRUParams,

@@ -26,6 +26,7 @@ class SeedStatus(enum.IntEnum):
     CONVERGED = 0     # the last full Newton step was below xtol
     MAX_STEPS = 1     # ran out of steps
     NONFINITE = 2     # singular Jacobian or a NaN/inf appeared
+    STALLED = 3       # backtracking could not decrease |f|: a local minimum of |f| (e.g. a saddle-node's ghost)
 
 
 class FixedPoints(eqx.Module):
@@ -107,11 +108,15 @@ def _fmt_complex(z: complex) -> str:
 
 # ---- one problem ------------------------------------------------------------------------------------------
 
+MIN_FRACTION = 1e-6   # backtracking gives up when the step is cut below this fraction of the Newton step
+
+
 def newton(f: VectorField, params, h0: jax.Array, lo, hi, xtol, max_steps, max_step):
     """Damped Newton from one seed (d,), kept in the box ``[lo, hi]``. Returns ``(h, status, steps)``.
 
     A step is scaled so that its largest component is at most ``max_step``, and halved until ``|f|``
-    decreases (backtracking, one evaluation of ``f`` and its Jacobian per iteration, accepted or not).
+    decreases (backtracking, one evaluation of ``f`` and its Jacobian per iteration, accepted or not);
+    a seed whose step is cut below ``MIN_FRACTION`` of the Newton step has stalled.
     Converged when the Newton step at an accepted point is at most ``xtol`` (max-norm): this is
     invariant to rescaling the rows of ``f``, so slow rates ``1 - z`` do not fake convergence.
     """
@@ -121,26 +126,26 @@ def newton(f: VectorField, params, h0: jax.Array, lo, hi, xtol, max_steps, max_s
         return dx, jnp.where(jnp.all(jnp.isfinite(dx)), size, jnp.nan)
 
     def cond(carry):
-        h, dx, size, norm, damping, trial, k = carry
-        return (k < max_steps) & (size > xtol) & ~jnp.isnan(size)
+        h, dx, size, norm, fraction, trial, k = carry
+        return (k < max_steps) & (size > xtol) & ~jnp.isnan(size) & (fraction >= MIN_FRACTION)
 
     def body(carry):
-        h, dx, size, norm, damping, trial, k = carry
+        h, dx, size, norm, fraction, trial, k = carry
         value, jac = value_and_jacobian(f, trial, params)
         trial_norm = jnp.sum(value**2)
         accept = trial_norm < norm
         new_dx, new_size = direction(value, jac)
         h, dx, size = (jnp.where(accept, a, b) for a, b in ((trial, h), (new_dx, dx), (new_size, size)))
         norm = jnp.where(accept, trial_norm, norm)
-        damping = jnp.where(accept, 1.0, 0.5 * damping)
-        trial = jnp.clip(h + damping * jnp.minimum(1.0, max_step / size) * dx, lo, hi)
-        return h, dx, size, norm, damping, trial, k + 1
+        fraction = jnp.where(accept, jnp.minimum(1.0, max_step / size), 0.5 * fraction)
+        trial = jnp.clip(h + fraction * dx, lo, hi)
+        return h, dx, size, norm, fraction, trial, k + 1
 
     inf = jnp.asarray(jnp.inf, h0.dtype)
     start = (h0, jnp.zeros_like(h0), inf, inf, jnp.asarray(1.0, h0.dtype), h0, jnp.asarray(0, jnp.int32))
-    h, dx, size, _, _, _, k = jax.lax.while_loop(cond, body, start)
-    status = jnp.where(size <= xtol, SeedStatus.CONVERGED,
-                       jnp.where(jnp.isnan(size), SeedStatus.NONFINITE, SeedStatus.MAX_STEPS))
+    h, dx, size, _, fraction, _, k = jax.lax.while_loop(cond, body, start)
+    status = jnp.select([size <= xtol, jnp.isnan(size), fraction < MIN_FRACTION],
+                        [SeedStatus.CONVERGED, SeedStatus.NONFINITE, SeedStatus.STALLED], SeedStatus.MAX_STEPS)
     return jnp.clip(h + jnp.where(size <= xtol, dx, 0.0), lo, hi), status.astype(jnp.int32), k
 
 
@@ -163,7 +168,7 @@ def implicit_polish(f: VectorField, h: jax.Array, params) -> jax.Array:
     h = jax.lax.stop_gradient(h)
     value, jac = value_and_jacobian(f, h, params)
     step = solve(jax.lax.stop_gradient(jac), value)
-    return h - jnp.where(jnp.all(value == 0), 0.0, step)   # an exact root with a singular J stays put
+    return h - jnp.where(jnp.isfinite(step), step, 0.0)   # a root with a singular J stays put
 
 
 def fixed_points_one(f: VectorField, params, seeds: jax.Array, lo, hi, opts: dict) -> FixedPoints:

@@ -1,0 +1,172 @@
+"""Fixed points: checkable numbers of model.md §3, batching, gradients, statuses, compilation."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gru_jax as gj
+
+H_STAR = 0.8585596            # root of tanh(1.5 h) = h
+LAMBDA_NODE = -0.30285        # eigenvalue at the nodes of the alpha = 0 rotation GRU (z = 1/2)
+
+
+def test_rotation_alpha0_nine_points():
+    fps = gj.find_fixed_points(gj.GRUParams.rotation(alpha=0.0, gain=3.0), key=jax.random.key(0))
+    assert int(fps.count) == 9
+    t = fps.trim()
+    h, ev, kinds = np.asarray(t.h), np.asarray(t.eigenvalues), fps.kinds()
+    assert kinds.count("stable node") == 4 and kinds.count("saddle") == 4 and kinds.count("unstable node") == 1
+    np.testing.assert_allclose(np.tanh(1.5 * H_STAR), H_STAR, atol=1e-7)
+    for hi, evi, kind in zip(h, ev, kinds):
+        np.testing.assert_allclose(np.sort(np.abs(hi)), {"stable node": [H_STAR] * 2, "saddle": [0, H_STAR],
+                                                         "unstable node": [0, 0]}[kind], atol=1e-7)
+        expected = {"stable node": [LAMBDA_NODE] * 2, "saddle": [0.25, LAMBDA_NODE], "unstable node": [0.25] * 2}
+        np.testing.assert_allclose(evi.real, expected[kind], atol=1e-5)
+        np.testing.assert_array_equal(evi.imag, 0.0)
+    assert np.all(np.asarray(t.residual) < 1e-14)
+    assert np.sum(np.asarray(t.multiplicity)) == np.sum(np.asarray(fps.seed_status) == 0)
+
+
+def test_eleven_point_example(eleven):
+    fps = gj.find_fixed_points(eleven, n_seeds=4096, seeding="grid")
+    kinds = fps.kinds()
+    assert int(fps.count) == 11
+    assert kinds.count("stable node") == 5 and kinds.count("saddle") == 5 and kinds.count("unstable node") == 1
+    h = np.asarray(fps.trim().h)
+    assert np.sum(np.abs(h) > 1 - 1e-8) >= 8        # several coordinates at |h_i| ~ 1 to double precision
+    distinct = np.max(np.abs(h[:, None] - h[None]), axis=-1) + np.eye(11)
+    assert distinct.min() > 1e-3
+    # each point is a root of the field, independently of our Newton: check with numpy
+    for hi in h:
+        r = 1 / (1 + np.exp(-(np.asarray(eleven.Ur) @ hi + np.asarray(eleven.br))))
+        assert np.max(np.abs(np.tanh(np.asarray(eleven.Uh) @ (r * hi) + np.asarray(eleven.bh)) - hi)) < 1e-12
+
+
+def test_one_dimensional_grus_have_at_most_three_fixed_points():
+    p = gj.GRUParams.random(jax.random.key(7), 1, scale=6.0, bias_scale=2.0, batch=(3000,))
+    fps = gj.find_fixed_points(p, n_seeds=128, seeding="grid")
+    counts = np.asarray(fps.count)
+    assert counts.max() == 3 and counts.min() >= 1
+    assert np.sum(counts == 3) > 50          # the draw does reach multistability
+
+
+def test_batch_equals_loop():
+    p = gj.GRUParams.random(jax.random.key(8), 3, scale=4.0, batch=(6,), reset="after")
+    seeds = gj.make_seeds(-np.ones(3), np.ones(3), 48, key=jax.random.key(1))
+    batched = gj.find_fixed_points(p, seeds=seeds)
+    for i in range(6):
+        one = gj.find_fixed_points(jax.tree_util.tree_map(lambda a: a[i], p), seeds=seeds)
+        for a, b in zip(jax.tree_util.tree_leaves(one), jax.tree_util.tree_leaves(batched)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b)[i], rtol=1e-12, atol=1e-14)
+
+
+def test_eigenvalues_match_numpy_for_larger_d():
+    p = gj.GRUParams.random(jax.random.key(9), 8, scale=3.0, batch=(4,))
+    fps = gj.find_fixed_points(p, n_seeds=32)
+    checked = 0
+    for b in range(4):
+        for i in range(int(fps.count[b])):
+            h = fps.h[b, i]
+            q = jax.tree_util.tree_map(lambda a: a[b], p)
+            _, jac = gj.value_and_jacobian(gj.vector_field, h, q)
+            ref = np.sort_complex(np.linalg.eigvals(np.asarray(jac)))
+            ours = np.sort_complex(np.asarray(fps.eigenvalues[b, i]))
+            np.testing.assert_allclose(ours, ref, atol=1e-10)
+            assert bool(fps.eig_converged[b, i])
+            checked += 1
+    assert checked >= 4
+
+
+def test_seed_status_is_reported():
+    p = gj.GRUParams.rotation(0.0)
+    fps = gj.find_fixed_points(p, n_seeds=16, max_steps=1)
+    assert np.all(np.asarray(fps.seed_status) == gj.SeedStatus.MAX_STEPS) and int(fps.count) == 0
+    assert np.all(np.isnan(np.asarray(fps.h)))
+
+
+def test_under_vmap_a_bad_member_gives_status_not_exception():
+    p = gj.GRUParams.rotation(0.0)
+    seeds = gj.make_seeds(-np.ones(2), np.ones(2), 64, seeding="grid")
+    uh = jnp.stack([p.Uh, p.Uh.at[0, 0].set(jnp.nan)])
+    out = jax.vmap(lambda u: gj.find_fixed_points(eqx.tree_at(lambda q: q.Uh, p, u), seeds=seeds))(uh)
+    assert int(out.count[0]) == 9 and int(out.count[1]) == 0
+    assert np.all(np.asarray(out.seed_status[1]) != gj.SeedStatus.CONVERGED)
+
+
+def _central_difference(fun, x, eps=1e-6):
+    return (fun(x + eps) - fun(x - eps)) / (2 * eps)
+
+
+@pytest.mark.parametrize("reset", ["before", "after"])
+def test_fixed_point_gradient_matches_finite_differences(reset):
+    p = gj.GRUParams.random(jax.random.key(10), 3, 2, scale=3.0, reset=reset)
+    fps = gj.find_fixed_points(p, n_seeds=64)
+    guess = fps.h[0]
+
+    def loss(q):
+        h, status = gj.fixed_point(q, guess)
+        return jnp.sum(jnp.sin(h)) + h[0] ** 2
+
+    grad = jax.grad(loss)(p)
+    for name, index in (("Uh", (0, 1)), ("br", (2,)), ("Wh", (1, 0)), ("x", (1,)), ("bz", (0,))):
+        shift = lambda e: loss(eqx.tree_at(lambda q: getattr(q, name), p, getattr(p, name).at[index].add(e)))
+        fd = _central_difference(shift, 0.0)
+        np.testing.assert_allclose(getattr(grad, name)[index], fd, rtol=1e-6, atol=1e-9)
+    assert abs(float(getattr(grad, "bz")[0])) < 1e-12     # fact 2: fixed points ignore the update gate
+
+
+def test_find_fixed_points_is_differentiable_implicitly():
+    p = gj.GRUParams.rotation(0.0)
+
+    def outermost(gain):
+        q = eqx.tree_at(lambda r: r.Uh, p, gain * jnp.eye(2))
+        fps = gj.find_fixed_points(q, n_seeds=64, seeding="grid")
+        return fps.h[fps.count - 1, 0]       # the largest point, (h*, h*)
+
+    d_fwd = jax.jacfwd(outermost)(3.0)
+    d_rev = jax.grad(outermost)(3.0)
+    fd = _central_difference(outermost, 3.0)
+    np.testing.assert_allclose(d_fwd, fd, rtol=1e-6)
+    np.testing.assert_allclose(d_rev, fd, rtol=1e-6)
+    # closed form: h = tanh(g h / 2)  =>  dh/dg = (1 - h^2) h / 2 / (1 - (1 - h^2) g / 2)
+    h = float(outermost(3.0))
+    np.testing.assert_allclose(d_rev, (1 - h**2) * h / 2 / (1 - (1 - h**2) * 1.5), rtol=1e-9)
+
+
+def test_second_call_with_new_values_does_not_recompile():
+    traces = []
+
+    def f(h, params):
+        traces.append(1)
+        return params.vector_field(h)
+
+    for alpha in (0.0, 0.3, 0.9):
+        gj.find_fixed_points(gj.GRUParams.rotation(alpha), f=f, n_seeds=32, xtol=1e-10 * (1 + alpha),
+                             dedup_tol=1e-7 * (1 + alpha))
+    first = len(traces)
+    gj.find_fixed_points(gj.GRUParams.rotation(1.3), f=f, n_seeds=32, xtol=3e-10)
+    assert first > 0 and len(traces) == first
+
+
+def test_slow_point_at_the_ghost_of_a_saddle_node():
+    u = 2.5
+    h_f = np.sqrt(1 - 1 / u)
+    b_f = np.arctanh(h_f) - u * h_f
+    p = eqx.tree_at(lambda q: (q.Uh, q.bh), gj.GRUParams.zeros(1), (jnp.array([[2 * u]]), jnp.array([b_f - 1e-3])))
+    fps = gj.find_fixed_points(p, n_seeds=64, seeding="grid")
+    assert int(fps.count) == 1                          # past the fold only one fixed point is left ...
+    slow = gj.find_slow_points(p, seeds=jnp.array([[0.6], [0.9]]), steps=3000, learning_rate=1e-2)
+    np.testing.assert_allclose(slow.h[:, 0], h_f, atol=2e-2)   # ... and the ghost of the other two
+    assert np.all(np.asarray(slow.q) < 1e-6) and np.all(np.asarray(slow.q) > 0)
+    np.testing.assert_allclose(np.abs(slow.slow_directions[:, 0, 0]), 1.0)
+
+
+def test_slow_directions_of_a_pseudo_line_attractor():
+    """dh/dt = (-(h0 - h1)^2... ): a 2-D field with a slow line along (1, 1)."""
+    f = lambda h, p: jnp.array([-(h[0] - h[1]) + p * h[0], (h[0] - h[1]) + p * h[1]])
+    slow = gj.find_slow_points(jnp.asarray(1e-4), f=f, seeds=jnp.array([[0.3, 0.2]]), steps=500)
+    direction = np.asarray(slow.slow_directions[0, :, 0])
+    np.testing.assert_allclose(np.abs(direction), [2**-0.5] * 2, atol=1e-3)
+    assert float(slow.singular_values[0, 0]) < 1e-3 < float(slow.singular_values[0, 1])
