@@ -142,8 +142,8 @@ class GRUParams(eqx.Module):
         unless ``reset`` is given. Unknown keys raise ``ValueError``.
         """
         arrays = dict(arrays)
-        reset = reset or str(arrays.pop("reset", "before"))
-        arrays.pop("reset", None)
+        stored = str(arrays.pop("reset", "before"))
+        reset = stored if reset is None else reset
         unknown = sorted(set(arrays) - set(FIELDS))
         if unknown:
             raise ValueError(f"GRUParams.from_dict: unknown key(s) {unknown}; allowed keys are {list(FIELDS)}.")

@@ -1,0 +1,152 @@
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gru_jax
+import gru_jax._demo
+from gru_jax._io import load_params, save_params
+from gru_jax.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+H_STAR = 0.8585596  # root of tanh(1.5 h) = h (model.md §3)
+ELEVEN = {  # model.md §3: 11 fixed points, Uz = bz = 0
+    "Uh": [[41.0067, 16.7589], [14.9421, 48.8903]], "Ur": [[-1.6531, -16.6254], [-28.5155, -24.7705]],
+    "bh": [9.939, 15.642], "br": [17.1107, 7.0284],
+}
+
+
+def write_json(path, obj):
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+    return str(path)
+
+
+def run_json(capsys, path, *extra):
+    assert main(["fixed-points", str(path), "--json", *extra]) == 0
+    out = capsys.readouterr().out
+    return json.loads(out)["fixed_points"]
+
+
+def test_rotation_alpha0_has_nine_points(tmp_path, capsys):
+    points = run_json(capsys, write_json(tmp_path / "rot.json", {"Uh": [[3.0, 0.0], [0.0, 3.0]]}))
+    assert Counter(p["kind"] for p in points) == {"stable node": 4, "saddle": 4, "unstable node": 1}
+    for p in points:
+        assert set(p) == {"h", "kind", "eigenvalues", "residual"} and p["residual"] < 1e-12
+        assert np.allclose(np.abs(p["h"]), [H_STAR if abs(v) > 0.1 else 0.0 for v in p["h"]], atol=1e-6)
+        if p["kind"] == "stable node":
+            assert np.allclose(p["eigenvalues"], [[-0.30285, 0.0]] * 2, atol=1e-5)
+
+
+def test_eleven_point_example(tmp_path, capsys):
+    points = run_json(capsys, write_json(tmp_path / "eleven.json", ELEVEN))
+    assert len(points) == 11
+    assert Counter(p["kind"] for p in points) == {"stable node": 5, "saddle": 5, "unstable node": 1}
+    for p in points:  # the kinds agree with the eigenvalues: all real, signs as the kind says
+        ev = np.array(p["eigenvalues"])
+        assert np.all(ev[:, 1] == 0.0) and p["residual"] < 1e-10
+        assert int(np.sum(ev[:, 0] > 0)) == {"stable node": 0, "saddle": 1, "unstable node": 2}[p["kind"]]
+    corner = next(p for p in points if np.allclose(p["h"], [1.0, 1.0]))
+    assert corner["kind"] == "stable node" and np.allclose(corner["eigenvalues"], [[-0.5, 0.0]] * 2)
+
+
+def test_table_output_and_npz_equals_json(tmp_path, capsys):
+    json_path = write_json(tmp_path / "eleven.json", ELEVEN)
+    np.savez(tmp_path / "eleven.npz", **{k: np.array(v) for k, v in ELEVEN.items()}, reset=np.array("before"))
+    assert run_json(capsys, tmp_path / "eleven.npz") == run_json(capsys, json_path)
+    assert main(["fixed-points", json_path]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("FixedPoints: 11 distinct from 4096 seeds") and out.count("saddle") == 5
+
+
+def test_seeding_options(tmp_path, capsys):
+    points = run_json(capsys, write_json(tmp_path / "rot.json", {"Uh": [[3.0, 0.0], [0.0, 3.0]]}),
+                      "--seeding", "random", "--seed", "3")
+    assert len(points) == 9
+
+
+BAD_FILES = {
+    "missing.json": None,
+    "bad.json": '{"Uh": [[1, 0], [0, 1]',
+    "shape.json": {"Uh": [[1, 0], [0, 1]], "Ur": [1, 2, 3]},
+    "unknown.json": {"Uh": [[1, 0], [0, 1]], "Ux": [1, 2]},
+    "nan.json": '{"Uh": [[1, 0], [0, NaN]]}',
+    "ragged.json": {"Uh": [[1, 0], [0]]},
+    "list.json": [1, 2],
+    "reset.json": {"Uh": [[1, 0], [0, 1]], "reset": "sideways"},
+    "garbage.npz": "not a zip file",
+    "params.txt": {"Uh": [[1, 0], [0, 1]]},
+}
+PROBLEMS = {"missing.json": "no such file", "bad.json": "invalid JSON", "shape.json": "Ur", "unknown.json": "Ux",
+            "nan.json": "non-finite", "ragged.json": "Uh", "list.json": "JSON object", "reset.json": "sideways",
+            "garbage.npz": ".npz", "params.txt": "extension"}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_files_exit_2_with_one_line(tmp_path, capsys, name):
+    path = tmp_path / name
+    if BAD_FILES[name] is not None:
+        write_json(path, BAD_FILES[name])
+    assert main(["fixed-points", str(path), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith(f"gru-jax: error: {path}: ") and PROBLEMS[name] in err
+    with pytest.raises(ValueError, match=PROBLEMS[name].replace(".", r"\.")):
+        load_params(path)
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main(["fixed-points", "x.json", "--no-such-option"]) == 2
+    assert main(["fixed-points", "x.json", "--seeds", "0"]) == 2
+    assert main([]) == 2
+    assert "usage: gru-jax" in capsys.readouterr().err
+
+
+def test_subprocess_bad_file():
+    missing = str(ROOT / "no-such-params.json")
+    bad = subprocess.run([sys.executable, "-m", "gru_jax.cli", "fixed-points", missing, "--json"], cwd=ROOT,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.splitlines() == [f"gru-jax: error: {missing}: no such file"]
+
+
+def test_demo_writes_pngs(tmp_path, capsys, monkeypatch):
+    run_demo = gru_jax._demo.run_demo
+    monkeypatch.setattr(gru_jax._demo, "run_demo", lambda out: run_demo(out, alphas=(0.0, 0.3)))
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "alpha = 0," in out and "alpha = 0.3," in out and "unstable focus" in out
+    for name in ("rotation_alpha_0.00.png", "rotation_alpha_0.30.png"):
+        path = tmp_path / "demo" / name
+        assert f"wrote {path}" in out
+        data = path.read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+@pytest.mark.parametrize("reset", ["before", "after"])
+def test_save_load_round_trip(tmp_path, suffix, reset):
+    rng = np.random.default_rng(1)
+    shapes = {"Uz": (3, 3), "Ur": (3, 3), "Uh": (3, 3), "bz": (3,), "br": (3,), "bh": (3,), "bhn": (3,),
+              "Wz": (3, 2), "Wr": (3, 2), "Wh": (3, 2), "x": (2,)}
+    params = gru_jax.GRUParams.from_dict({k: rng.normal(size=s) for k, s in shapes.items()}, reset=reset)
+    loaded = load_params(save_params(tmp_path / f"p{suffix}", params))
+    assert loaded.reset == reset
+    for name in ("Uz", "Ur", "Uh", "bz", "br", "bh", "bhn", "Wz", "Wr", "Wh", "x"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(params, name))
+
+
+def test_missing_keys_are_zero(tmp_path):
+    params = load_params(write_json(tmp_path / "p.json", {"Uh": [[3, 0], [0, 3]], "reset": "after"}))
+    assert params.reset == "after" and params.dim == 2 and params.input_dim == 0
+    assert not np.any(params.Ur) and not np.any(params.bhn)
+    with pytest.raises(ValueError, match="extension"):
+        save_params(tmp_path / "p.txt", params)
