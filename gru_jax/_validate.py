@@ -23,13 +23,6 @@ def check_finite(name: str, x) -> None:
             raise ValueError(f"{name}: {bad} non-finite value(s) (NaN or inf); all entries must be finite.")
 
 
-def check_shape(name: str, x, expected: tuple[int, ...], hint: str = "") -> None:
-    """Raise ``ValueError`` unless ``x.shape`` ends with ``expected`` (leading batch dims are allowed)."""
-    shape = tuple(np.shape(x))
-    if shape[len(shape) - len(expected):] != tuple(expected) or len(shape) < len(expected):
-        raise ValueError(f"{name}: expected shape (..., {', '.join(map(str, expected))}){hint}, got {shape}.")
-
-
 def check_choice(name: str, value, choices) -> None:
     if value not in choices:
         raise ValueError(f"{name}: unknown option {value!r}; choose one of {sorted(choices)}.")

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import check_choice, check_finite, check_shape
+from .._validate import check_choice, check_finite
 
 RESETS = ("before", "after")
 SQUARE = ("Uz", "Ur", "Uh")
