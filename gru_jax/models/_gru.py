@@ -106,8 +106,8 @@ class GRUParams(eqx.Module):
         return z * h + (1.0 - z) * n
 
     def state_box(self) -> tuple[jax.Array, jax.Array]:
-        """A forward-invariant box holding every fixed point: ``[-1, 1]^d``."""
-        ones = jnp.ones(self.dim)
+        """A forward-invariant box holding every fixed point: ``[-1, 1]^d`` (constant, so usable under jit)."""
+        ones = np.ones(self.dim)
         return -ones, ones
 
     # ---- constructors -------------------------------------------------------------------------------
