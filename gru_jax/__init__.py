@@ -10,6 +10,16 @@ import jax as _jax
 if not _os.environ.get("GRU_JAX_NO_X64"):
     _jax.config.update("jax_enable_x64", True)
 
+from .continuation import (
+    Branch as Branch,
+    BranchStatus as BranchStatus,
+    LocateStatus as LocateStatus,
+    Param as Param,
+    SpecialKind as SpecialKind,
+    SpecialPoints as SpecialPoints,
+    continuation as continue_equilibria,   # exported under another name: `gru_jax.continuation` is the subpackage
+    continuation_both as continue_equilibria_both,
+)
 from ._fixed_points import (
     FixedPoints as FixedPoints,
     SeedStatus as SeedStatus,

@@ -1,0 +1,183 @@
+"""Locating a detected special point between two consecutive branch points ``u_a``, ``u_b``.
+
+1. Bracketing: Illinois (regula falsi) on the event's test function along the chord ``u_a → u_b``, each
+   trial point corrected onto the branch on the hyperplane orthogonal to the chord.
+2. Folds and Hopf points are then refined by Newton on the minimally augmented system ``(F(u), g(u)) = 0``,
+   ``g`` the bordered singularity test of ``M = f_h`` (fold) or ``M = 2 f_h ⊙ I`` (Hopf); its convergence is
+   their ``located`` status. A last Newton step makes the result differentiable in the params by the
+   implicit function theorem. Branch points keep the bracketing result (no gradient flows into them).
+3. A Hopf-test zero is a Hopf point if the eigenvalue pair with zero sum is complex (``det`` of the matrix
+   restricted to its invariant plane is positive, see ``critical_pair``), else a neutral saddle; at Hopf
+   points ``ω`` and the first Lyapunov coefficient are computed. No ``eig`` anywhere.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from .._linalg import solve
+from ._corrector import correct, value_and_jac
+from ._lyapunov import critical_pair, first_lyapunov, hopf_vectors
+from ._palc import Problem, Settings
+from ._status import LocateStatus, SpecialKind
+from ._testfns import bialternate, evaluate_tests, tangent
+
+MAX_BRACKET = 60        # Illinois iterations
+FOCUS_TOL = 1e-8        # ω above this (relative to max|f_h|) makes a Hopf-test zero a Hopf point
+
+
+def bracket(F, kind, u_a, u_b, g_a, g_b, settings: Settings):
+    """Illinois iterations on test function ``kind`` along the chord, from its values ``g_a``, ``g_b`` at the
+    ends (with tangents oriented along the chord). Returns ``(u, LocateStatus code)``."""
+    chord = u_b - u_a
+    length = jnp.linalg.norm(chord)
+
+    def probe(s):
+        v, converged, _, _ = correct(F, u_a + s * chord, chord / length, length, settings.tol, settings.max_newton)
+        jac = value_and_jac(F, v)[1]
+        t = tangent(jac, chord)
+        # a singular [[f_h, f_p], [chord]] on the branch means a branch point at rounding level: a root
+        g = jnp.where(jnp.all(jnp.isfinite(t)), evaluate_tests(jac, t)[kind], 0.0)
+        return v, g, converged & jnp.all(jnp.isfinite(jac))
+
+    def cond(c):
+        s_lo, g_lo, _, s_hi, g_hi, _, _, ok, k = c
+        return ok & ((s_hi - s_lo) * length > settings.tol) & (g_lo != 0) & (g_hi != 0) & (k < MAX_BRACKET)
+
+    def body(c):
+        s_lo, g_lo, v_lo, s_hi, g_hi, v_hi, side, ok, k = c
+        s = s_hi - g_hi * (s_hi - s_lo) / (g_hi - g_lo)
+        s = jnp.where((s > s_lo) & (s < s_hi), s, 0.5 * (s_lo + s_hi))
+        v, g, ok_s = probe(s)
+        low = jnp.sign(g) == jnp.sign(g_lo)
+        g_hi = jnp.where(low & (side == -1), 0.5 * g_hi, g_hi)     # Illinois: halve an end kept twice
+        g_lo = jnp.where(~low & (side == 1), 0.5 * g_lo, g_lo)
+        s_lo, g_lo, v_lo = (jnp.where(low, a, b) for a, b in ((s, s_lo), (g, g_lo), (v, v_lo)))
+        s_hi, g_hi, v_hi = (jnp.where(low, b, a) for a, b in ((s, s_hi), (g, g_hi), (v, v_hi)))
+        return s_lo, g_lo, v_lo, s_hi, g_hi, v_hi, jnp.where(low, -1, 1), ok & ok_s, k + 1
+
+    signs_ok = jnp.sign(g_a) * jnp.sign(g_b) <= 0
+    start = (jnp.zeros_like(length), g_a, u_a, jnp.ones_like(length), g_b, u_b, 0, signs_ok, 0)
+    s_lo, g_lo, v_lo, s_hi, g_hi, v_hi, _, ok, _ = jax.lax.while_loop(cond, body, start)
+    u = jnp.where(jnp.abs(g_lo) <= jnp.abs(g_hi), v_lo, v_hi)
+    done = ((s_hi - s_lo) * length <= settings.tol) | (g_lo == 0) | (g_hi == 0)
+    status = jnp.select([~signs_ok, ~ok | ~jnp.all(jnp.isfinite(u)), ~done],
+                        [LocateStatus.NO_SIGN_CHANGE, LocateStatus.NONFINITE, LocateStatus.MAX_STEPS],
+                        LocateStatus.CONVERGED)
+    return u, status
+
+
+def singularity_matrix(F, u, hopf) -> jax.Array:
+    """``f_h`` (fold) or ``2 f_h ⊙ I`` (Hopf, when ``hopf``), each padded with an identity block to the common
+    size ``max(d, d(d-1)/2)`` so that both share one compiled Newton solve."""
+    d = u.shape[0] - 1
+    jac_h = value_and_jac(F, u)[1][:, :d]
+    if d < 2:
+        return jac_h
+    bi = bialternate(jac_h)
+    k = max(d, bi.shape[0])
+    pad = lambda m: jnp.eye(k, dtype=m.dtype).at[: m.shape[0], : m.shape[0]].set(m)
+    return jnp.where(hopf, pad(bi), pad(jac_h))
+
+
+def augmented(F, hopf, border):
+    """``G(u) = (F(u), g(u))`` (d+1,), ``g`` from ``[[M, b], [c^T, 0]] [v; g] = e``, ``M`` the singularity matrix."""
+    b, c = border
+
+    def G(u):
+        m = singularity_matrix(F, u, hopf)
+        k = m.shape[0]
+        bordered = jnp.concatenate([jnp.concatenate([m, b[:, None]], axis=1), jnp.append(c, 0.0)[None]], axis=0)
+        g = solve(bordered, jnp.zeros(k + 1, u.dtype).at[-1].set(1.0))[-1]
+        return jnp.concatenate([F(u), g[None]])
+    return G
+
+
+def refine(F, hopf, u0, settings: Settings):
+    """Newton on the minimally augmented fold (or Hopf) system from ``u0``. Returns ``(u, LocateStatus code, border,
+    jac)``: the borders are the singular vectors of the smallest singular value of ``M(u0)``, ``jac`` the
+    Jacobian of the augmented system at the last Newton iterate."""
+    left, _, right = jnp.linalg.svd(singularity_matrix(F, u0, hopf))
+    border = (left[:, -1], right[-1])
+    G = augmented(F, hopf, border)
+
+    def cond(c):
+        u, _, size, finite, k = c
+        return finite & (size > settings.tol) & (k < 2 * settings.max_newton)
+
+    def body(c):
+        u, _, _, _, k = c
+        jac = jax.jacfwd(G)(u)
+        du = -solve(jac, G(u))
+        finite = jnp.all(jnp.isfinite(du))
+        return jnp.where(finite, u + du, u), jac, jnp.max(jnp.abs(du)), finite, k + 1
+
+    d1 = u0.shape[0]
+    start = (u0, jnp.eye(d1, dtype=u0.dtype), jnp.asarray(jnp.inf, u0.dtype), jnp.asarray(True), 0)
+    u, jac, size, finite, _ = jax.lax.while_loop(cond, body, start)
+    status = jnp.where(~finite, LocateStatus.NONFINITE,
+                       jnp.where(size <= settings.tol, LocateStatus.CONVERGED, LocateStatus.MAX_STEPS))
+    return u, status, border, jac
+
+
+def polish(G, u, jac):
+    """One Newton step at the root ``u`` of ``G`` (Jacobian ``jac``, held constant) whose derivative in the
+    params is the implicit-function one: ``-jac⁻¹ ∂G/∂params``."""
+    du = solve(jax.lax.stop_gradient(jac), G(jax.lax.stop_gradient(u)))
+    return jax.lax.stop_gradient(u) - jnp.where(jnp.all(jnp.isfinite(du)), du, 0.0)
+
+
+def _rotation_like(d: int, dtype) -> jax.Array:
+    """A stand-in Jacobian with eigenvalues ``±i`` (and -1) for slots that are not Hopf points."""
+    return -jnp.eye(d, dtype=dtype).at[0, 0].set(0.0).at[1, 1].set(0.0).at[0, 1].set(-1.0).at[1, 0].set(1.0)
+
+
+def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> dict:
+    """Locate one event of ``kind`` (detection code: fold, branch point or Hopf) bracketed by the consecutive
+    branch points ``u_a``, ``u_b`` (d+1,) with test values ``g_a``, ``g_b`` (tangents oriented along the
+    chord). Returns the special point's fields (see ``SpecialPoints``)."""
+    d = u_a.shape[0] - 1
+    F = Problem(problem.f, jax.lax.stop_gradient(problem.params), problem.param).F
+    u_bracket, status = bracket(F, kind, u_a, u_b, g_a, g_b, settings)
+
+    hopf = kind == SpecialKind.HOPF
+    u_r, st_r, border, jac_r = refine(F, hopf, u_bracket, settings)
+    chord = u_b - u_a
+    s = jnp.dot(u_r - u_a, chord) / jnp.dot(chord, chord)
+    off = jnp.linalg.norm(u_r - (u_a + jnp.clip(s, 0.0, 1.0) * chord))
+    near = (s > -0.5) & (s < 1.5) & (off <= jnp.linalg.norm(chord))
+    st_r = jnp.where((st_r == LocateStatus.CONVERGED) & ~near, LocateStatus.OUTSIDE_BRACKET, st_r)
+    good = (st_r == LocateStatus.CONVERGED) & jnp.all(jnp.isfinite(u_r))
+    polished = polish(augmented(problem.F, hopf, border), jnp.where(good, u_r, u_a),
+                      jnp.where(good, jac_r, jnp.eye(d + 1, dtype=jac_r.dtype)))
+    is_bp = kind == SpecialKind.BRANCH_POINT
+    u = jnp.where(is_bp, u_bracket, jnp.where(good, polished, u_r))
+    located = jnp.where(is_bp, status, st_r)        # folds and Hopf points: the augmented Newton solve decides
+
+    h, p = u[:d], u[d]
+    params_p = problem.at(p)
+    g = lambda y: problem.f(y, params_p)
+    a = jax.jacfwd(g)(h)
+    out = dict(kind=jnp.asarray(kind, jnp.int32), h=h, p=p, located=located.astype(jnp.int32),
+               residual=jnp.max(jnp.abs(g(h))), omega=jnp.full((), jnp.nan, h.dtype),
+               l1=jnp.full((), jnp.nan, h.dtype))
+    if d >= 2:
+        finite = jnp.all(jnp.isfinite(a))
+        _, det = critical_pair(jax.lax.stop_gradient(jnp.where(finite, a, _rotation_like(d, a.dtype))))
+        omega0 = jnp.sqrt(jnp.maximum(det, 0.0))
+        is_hopf = hopf & finite & (omega0 > FOCUS_TOL * jnp.maximum(1.0, jnp.max(jnp.abs(a))))
+        a_safe = jnp.where(is_hopf, a, _rotation_like(d, a.dtype))
+        h_safe = jnp.where(jnp.all(jnp.isfinite(h)), h, u_a[:d])
+        omega, q, pv = hopf_vectors(a_safe, jnp.where(is_hopf, omega0, 1.0))
+        l1 = first_lyapunov(g, h_safe, a_safe, omega, q, pv)
+        out.update(kind=jnp.where(hopf & ~is_hopf, SpecialKind.NEUTRAL_SADDLE, kind).astype(jnp.int32),
+                   omega=jnp.where(is_hopf, omega, jnp.nan), l1=jnp.where(is_hopf, l1, jnp.nan))
+    return out
+
+
+def empty(d: int, dtype) -> dict:
+    """The fields of an unused slot."""
+    nan = jnp.full((), jnp.nan, dtype)
+    minus = jnp.full((), -1, jnp.int32)
+    return dict(kind=minus, h=jnp.full(d, jnp.nan, dtype), p=nan, located=minus, residual=nan, omega=nan, l1=nan)

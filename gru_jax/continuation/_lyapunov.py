@@ -1,0 +1,94 @@
+"""Hopf eigenvectors and the first Lyapunov coefficient, without ``eig`` (bordered complex solves).
+
+Convention: with ``A q = iω q``, ``A^T p = -iω p``, ``<p, q> = p^H q = 1`` and ``<q, q> = 1/2``, the
+restriction to the centre manifold in the coordinate ``z`` of ``h = z q + conj(z q)`` is
+``dz/dt = iω z + c1 z|z|^2 + ...`` and ``l1 = Re(c1)/ω`` (Kuznetsov's formula). For the Stuart-Landau
+equation ``dz/dt = (μ + iω)z + c|z|^2 z`` in real coordinates ``(Re z, Im z)`` this gives ``l1 = Re(c)/ω``.
+Kuznetsov's and MatCont's ``<q, q> = 1`` gives twice this value; the sign is the same (``l1 < 0``: supercritical).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from ._testfns import bialternate, pairs
+
+
+def derivative(g: Callable, h: jax.Array, *vectors: jax.Array) -> jax.Array:
+    """The k-th derivative of ``g`` at ``h`` applied to real ``vectors`` (k of them), by nested ``jvp``."""
+    fn = g
+    for v in vectors:
+        fn = (lambda inner, v: lambda x: jax.jvp(inner, (x,), (v,))[1])(fn, v)
+    return fn(h)
+
+
+def critical_pair(a: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(trace, det)`` of ``a`` (d, d) restricted to the invariant plane of its eigenvalue pair ``λ_1 + λ_2 ≈ 0``.
+
+    The kernel of the bialternate product ``2A ⊙ I`` is the antisymmetric matrix ``V = x_1 ∧ x_2`` of the
+    pair's eigenvectors (``A V + V A^T = 0``); its column space is the plane. ``det > 0``: ``±iω`` with
+    ``ω² = det`` (Hopf); ``det < 0``: ``±μ`` real (neutral saddle). No ``eig``: two SVDs.
+    """
+    d = a.shape[0]
+    kernel = jnp.linalg.svd(bialternate(a))[2][-1]
+    i, j = pairs(d)
+    v = jnp.zeros((d, d), a.dtype).at[i, j].set(kernel).at[j, i].set(-kernel)
+    plane = jnp.linalg.svd(v)[0][:, :2]
+    r = plane.T @ a @ plane
+    return jnp.trace(r), jnp.linalg.det(r)
+
+
+def hopf_vectors(a: jax.Array, omega0) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(ω, q, p)`` for a (d, d) with eigenvalues near ``±iω0``: ``A q = iω q``, ``p^H A = iω p^H``,
+    ``<q, q> = 1/2``, ``<p, q> = 1``; ``ω`` is the two-sided Rayleigh quotient. Differentiable in ``a``.
+
+    The null vectors come from bordered systems ``[[A - iωI, b], [c^H, 0]]`` whose borders are the singular
+    vectors of the smallest singular value of ``A - iω0 I`` (held constant).
+    """
+    d = a.shape[0]
+    eye = jnp.eye(d)
+    m0 = jax.lax.stop_gradient(a) - 1j * jax.lax.stop_gradient(omega0) * eye
+    u, _, vh = jnp.linalg.svd(m0)
+    b, c = u[:, -1], vh[-1].conj()
+    e = jnp.zeros(d + 1, m0.dtype).at[-1].set(1.0)
+
+    def null(m, col, row):
+        top = jnp.concatenate([m, col[:, None]], axis=1)
+        return jnp.linalg.solve(jnp.concatenate([top, jnp.append(row.conj(), 0.0)[None]], axis=0), e)[:d]
+
+    def vectors(omega):
+        m = a - 1j * omega * eye
+        return null(m, b, c), null(m.conj().T, c, b)
+
+    q, p = vectors(omega0)
+    omega = (jnp.vdot(p, a @ q) / jnp.vdot(p, q)).imag
+    q, p = vectors(omega)
+    q = q / (jnp.sqrt(2.0) * jnp.linalg.norm(q))
+    p = p / jnp.vdot(p, q).conj()
+    return omega, q, p
+
+
+def first_lyapunov(g: Callable, h: jax.Array, a: jax.Array, omega, q: jax.Array, p: jax.Array) -> jax.Array:
+    """Kuznetsov's ``l1 = Re[<p,C(q,q,q̄)> - 2<p,B(q,A⁻¹B(q,q̄))> + <p,B(q̄,(2iωI - A)⁻¹B(q,q))>] / (2ω)``
+    for ``dh/dt = g(h)`` at a Hopf point ``h`` (d,) with Jacobian ``a``; ``B``, ``C`` by nested ``jvp``."""
+    d = a.shape[0]
+    re, im = q.real, q.imag
+    B = jax.vmap(lambda x, y: derivative(g, h, x, y))
+    bb = B(jnp.stack([re, im, re]), jnp.stack([re, im, im]))          # B(re,re), B(im,im), B(re,im)
+    b_q_qbar = bb[0] + bb[1]
+    b_q_q = bb[0] - bb[1] + 2j * bb[2]
+    s1 = jnp.linalg.solve(a, b_q_qbar)                                  # real
+    s2 = jnp.linalg.solve(2j * omega * jnp.eye(d) - a, b_q_q)
+    # B(q, s1) = B(re, s1) + i B(im, s1);  B(q̄, s2) = B(re, s2r) + B(im, s2i) + i (B(re, s2i) - B(im, s2r))
+    b2 = B(jnp.stack([re, im, re, im, re, im]), jnp.stack([s1, s1, s2.real, s2.imag, s2.imag, s2.real]))
+    b_q_s1 = b2[0] + 1j * b2[1]
+    b_qbar_s2 = b2[2] + b2[3] + 1j * (b2[4] - b2[5])
+    # C(q, q, q̄) = C(re,re,re) + C(re,im,im) + i (C(re,re,im) + C(im,im,im))
+    cc = jax.vmap(lambda x, y, z: derivative(g, h, x, y, z))(jnp.stack([re, re, re, im]), jnp.stack([re, im, re, im]),
+                                                             jnp.stack([re, im, im, im]))
+    c_qqqbar = cc[0] + cc[1] + 1j * (cc[2] + cc[3])
+    value = jnp.vdot(p, c_qqqbar) - 2 * jnp.vdot(p, b_q_s1) + jnp.vdot(p, b_qbar_s2)
+    return value.real / (2 * omega)

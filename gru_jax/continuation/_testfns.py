@@ -1,0 +1,66 @@
+"""Test functions that change sign at special points, all eig-free and traceable.
+
+``jac`` is the (d, d+1) Jacobian ``[f_h, f_p]`` of the branch function at ``u = (h, p)``; ``t`` (d+1,) a tangent.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._linalg import solve
+
+def bordered(jac: jax.Array, row: jax.Array) -> jax.Array:
+    """The square (d+1, d+1) matrix ``[[f_h, f_p], [row]]``."""
+    return jnp.concatenate([jac, row[None, :]], axis=0)
+
+
+def tangent(jac: jax.Array, ref: jax.Array) -> jax.Array:
+    """Unit kernel vector (d+1,) of ``jac`` oriented so that ``t·ref > 0`` (NaN if the bordered matrix is singular)."""
+    e = jnp.zeros(jac.shape[1], jac.dtype).at[-1].set(1.0)
+    t = solve(bordered(jac, ref), e)
+    return t / jnp.linalg.norm(t)
+
+
+def pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays ``(i, j)`` with ``i > j`` of the d(d-1)/2 basis vectors ``e_i ∧ e_j`` of the exterior square."""
+    i, j = np.tril_indices(d, -1)
+    return i, j
+
+
+def bialternate(a: jax.Array) -> jax.Array:
+    """The bialternate product ``2A ⊙ I`` (m, m), m = d(d-1)/2, of a (d, d): the action of ``A⊗I + I⊗A`` on
+    antisymmetric tensors, so its eigenvalues are the sums ``λ_i + λ_j`` (i < j) of eigenvalues of ``a``."""
+    i, j = pairs(a.shape[-1])
+    p, q = i[:, None], j[:, None]          # row pair (p, q)
+    r, s = i[None, :], j[None, :]          # column pair (r, s)
+    return a[p, r] * (q == s) + (p == r) * a[q, s] - a[p, s] * (q == r) - (p == s) * a[q, r]
+
+
+def scaled_det(m: jax.Array) -> jax.Array:
+    """``det(m)`` with each row of norm above 1 scaled to 1, floored at ``e^-600`` in magnitude: the same sign and
+    zeros as ``det``, linear across a simple zero, and no overflow or underflow to a false zero for large m."""
+    sign, logabs = jnp.linalg.slogdet(m)
+    rows = jnp.sum(jnp.log(jnp.maximum(jnp.linalg.norm(m, axis=1), 1.0)))
+    return sign * jnp.exp(jnp.maximum(logabs - rows, -600.0))
+
+
+def hopf_test(a: jax.Array) -> jax.Array:
+    """Scaled ``det(2A ⊙ I) = Π_{i<j} (λ_i + λ_j)``: zero at Hopf points and neutral saddles (``1`` for d < 2)."""
+    if a.shape[-1] < 2:
+        return jnp.ones((), a.dtype)
+    return scaled_det(bialternate(a))
+
+
+def evaluate_tests(jac: jax.Array, t: jax.Array) -> jax.Array:
+    """Test values (3,) in ``SpecialKind`` order: fold ``t_p``, branch point ``det([[f_h, f_p], [t]])``, Hopf
+    ``det(2 f_h ⊙ I)`` (determinants scaled by ``scaled_det``)."""
+    d = jac.shape[0]
+    return jnp.stack([t[-1], scaled_det(bordered(jac, t)), hopf_test(jac[:, :d])])
+
+
+def crossed(before: jax.Array, after: jax.Array) -> jax.Array:
+    """Which test functions changed sign from ``before`` to ``after`` (3,) bool (a new exact zero counts)."""
+    sa, sb = jnp.sign(after), jnp.sign(before)
+    return (sa * sb < 0) | ((sa == 0) & (sb != 0))
