@@ -80,6 +80,24 @@ class FixedPoints(eqx.Module):
              "eigenvalues": [[float(z.real), float(z.imag)] for z in ev[i]],
              "residual": float(t.residual[i])} for i, label in enumerate(self.kinds())]}
 
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """Every field as a numpy array, keyed by field name (padding kept)."""
+        return {name: np.asarray(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    def save(self, path) -> None:
+        """Write all fields to an ``.npz`` file; read it back with ``FixedPoints.load``."""
+        with open(path, "wb") as fh:
+            np.savez(fh, **self.to_numpy())
+
+    @classmethod
+    def load(cls, path) -> "FixedPoints":
+        """Read a result written by ``save``."""
+        with np.load(path) as data:
+            missing = sorted(set(cls.__dataclass_fields__) - set(data.files))
+            if missing:
+                raise ValueError(f"{path}: not a saved FixedPoints result (missing {missing}).")
+            return cls(**{name: jnp.asarray(data[name]) for name in cls.__dataclass_fields__})
+
     def _require_single(self, what: str) -> None:
         if self.batch_shape:
             raise ValueError(f"FixedPoints.{what}: this result holds a batch {self.batch_shape}; index one problem "

@@ -170,3 +170,16 @@ def test_slow_directions_of_a_pseudo_line_attractor():
     direction = np.asarray(slow.slow_directions[0, :, 0])
     np.testing.assert_allclose(np.abs(direction), [2**-0.5] * 2, atol=1e-3)
     assert float(slow.singular_values[0, 0]) < 1e-3 < float(slow.singular_values[0, 1])
+
+
+def test_result_saves_and_loads(tmp_path):
+    p = gj.GRUParams.random(jax.random.key(11), 2, scale=4.0, batch=(3,))
+    fps = gj.find_fixed_points(p, n_seeds=64)
+    fps.save(tmp_path / "fps.npz")
+    back = gj.FixedPoints.load(tmp_path / "fps.npz")
+    for name, value in fps.to_numpy().items():
+        np.testing.assert_array_equal(np.asarray(getattr(back, name)), value)
+    assert repr(back) == repr(fps)
+    np.savez(tmp_path / "other.npz", h=np.zeros(3))
+    with pytest.raises(ValueError, match="not a saved FixedPoints result"):
+        gj.FixedPoints.load(tmp_path / "other.npz")
