@@ -273,6 +273,28 @@ def make_seeds(lo, hi, n_seeds: int, *, key: jax.Array | None = None, seeding: s
     return lo + (hi - lo) * jnp.asarray(grid, lo.dtype)
 
 
+def resolve_seeds(params, seeds, n_seeds: int, *, key=None, seeding: str = "random", box=None):
+    """Seeds (n, d) and the box ``(lo, hi)`` that keeps iterates: ``seeds`` if given (checked), else
+    ``make_seeds`` in ``box`` or the model's ``state_box()``. Without a box, given seeds get ``(-inf, inf)``.
+    Raises ``ValueError`` for bad shapes, non-finite seeds or a missing box, before compiling."""
+    d = getattr(params, "dim", None)
+    if seeds is not None:
+        seeds = jnp.asarray(seeds, float)
+        if seeds.ndim != 2 or (d is not None and seeds.shape[1] != d):
+            raise ValueError(f"seeds: expected shape (n, {d if d is not None else 'd'}), got {seeds.shape}.")
+        check_finite("seeds", seeds)
+        d = seeds.shape[1]
+    if d is None and box is None:
+        raise ValueError("this model has no `dim`: pass seeds=array (n, d) or box=(lo, hi).")
+    if seeds is not None and box is None and not hasattr(params, "state_box"):
+        lo, hi = np.full(d, -np.inf), np.full(d, np.inf)
+    else:
+        lo, hi = resolve_box(params, box, d)
+    if seeds is None:
+        seeds = make_seeds(lo, hi, int(n_seeds), key=key, seeding=seeding)
+    return seeds, lo, hi
+
+
 def find_fixed_points(params, *, f: VectorField | None = None, key: jax.Array | None = None,
                       seeds: jax.Array | None = None, n_seeds: int = 64, seeding: str = "random",
                       box=None, xtol: float = 1e-10, max_steps: int = 30, max_step: float = 0.5,
@@ -296,21 +318,7 @@ def find_fixed_points(params, *, f: VectorField | None = None, key: jax.Array | 
     for name, value in (("n_seeds", n_seeds), ("xtol", xtol), ("max_steps", max_steps), ("max_step", max_step),
                         ("dedup_tol", dedup_tol), ("hyperbolic_tol", hyperbolic_tol)):
         check_positive(name, value)
-    d = getattr(params, "dim", None)
-    if seeds is not None:
-        seeds = jnp.asarray(seeds, float)
-        if seeds.ndim != 2 or (d is not None and seeds.shape[1] != d):
-            raise ValueError(f"seeds: expected shape (n, {d if d is not None else 'd'}), got {seeds.shape}.")
-        check_finite("seeds", seeds)
-        d = seeds.shape[1]
-    if d is None and box is None:
-        raise ValueError("this model has no `dim`: pass seeds=array (n, d) or box=(lo, hi).")
-    if seeds is not None and box is None and not hasattr(params, "state_box"):
-        lo, hi = np.full(d, -np.inf), np.full(d, np.inf)
-    else:
-        lo, hi = resolve_box(params, box, d)
-    if seeds is None:
-        seeds = make_seeds(lo, hi, int(n_seeds), key=key, seeding=seeding)
+    seeds, lo, hi = resolve_seeds(params, seeds, n_seeds, key=key, seeding=seeding, box=box)
     opts = {k: jnp.asarray(v) for k, v in dict(xtol=xtol, max_steps=max_steps, max_step=max_step,
                                                  dedup_tol=dedup_tol, hyperbolic_tol=hyperbolic_tol).items()}
     batch = batch_shape(params)

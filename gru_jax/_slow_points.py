@@ -12,9 +12,9 @@ import numpy as np
 import optax
 
 from ._linalg import value_and_jacobian
-from ._validate import check_finite, check_positive
-from .models._field import VectorField, batch_shape, resolve_box, resolve_field, validate_params
-from ._fixed_points import make_seeds
+from ._validate import check_positive
+from .models._field import VectorField, batch_shape, resolve_field, validate_params
+from ._fixed_points import resolve_seeds
 
 
 class SlowPoints(eqx.Module):
@@ -72,11 +72,5 @@ def find_slow_points(params, *, f: VectorField | None = None, key: jax.Array | N
     f = resolve_field(params, f)
     check_positive("steps", steps)
     check_positive("learning_rate", learning_rate)
-    if seeds is None:
-        lo, hi = resolve_box(params, box, getattr(params, "dim", None))
-        seeds = make_seeds(lo, hi, int(n_seeds), key=key)
-    seeds = jnp.asarray(seeds, float)
-    if seeds.ndim != 2:
-        raise ValueError(f"seeds: expected shape (n, d), got {seeds.shape}.")
-    check_finite("seeds", seeds)
+    seeds, _, _ = resolve_seeds(params, seeds, n_seeds, key=key, box=box)
     return _slow_points_batch(f, params, seeds, int(steps), jnp.asarray(learning_rate), len(batch_shape(params)))
