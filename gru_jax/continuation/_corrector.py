@@ -7,14 +7,13 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from .._linalg import solve
+from .._linalg import solve, value_and_jacobian
 from ._testfns import bordered
 
 
 def value_and_jac(F: Callable, u: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``F(u)`` (d,) and its Jacobian (d, d+1) in one forward-mode pass."""
-    jac, value = jax.jacfwd(lambda y: (F(y),) * 2, has_aux=True)(u)
-    return value, jac
+    return value_and_jacobian(lambda y, _: F(y), u, None)
 
 
 def correct(F: Callable, target: jax.Array, row: jax.Array, cap, tol, max_iter):
