@@ -481,3 +481,60 @@ def test_vmap_over_parameters_and_start_points_equals_a_loop():
         np.testing.assert_array_equal(np.asarray(one.n_unstable), np.asarray(batched.n_unstable[i]))
         np.testing.assert_array_equal(np.asarray(one.special.kind), np.asarray(batched.special.kind[i]))
         np.testing.assert_allclose(np.asarray(one.special.p), np.asarray(batched.special.p[i]), atol=1e-10)
+
+
+# ---- gradients of a loss over a branch (implicit function theorem per row) --------------------------------------
+
+def _row_on_hyperplane(params, u_i, normal):
+    """Root of ``[f(h, params(p)); normal·(u - u_i)] = 0`` near ``u_i`` by Newton in numpy (complex-step Jacobian)."""
+    u = np.array(u_i, float)
+    for _ in range(20):
+        q = Param("bh", 0).set(params, u[-1])
+        value = numpy_gru(q, u[:-1])
+        jac_h = numpy_jacobian(q, u[:-1])
+        jac_p = (1 - 1 / (1 + np.exp(-(np.asarray(q.Uz) @ u[:-1] + np.asarray(q.bz))))) * (
+            1 - np.tanh(np.asarray(q.Uh) @ (1 / (1 + np.exp(-(np.asarray(q.Ur) @ u[:-1] + np.asarray(q.br)))) * u[:-1])
+                        + np.asarray(q.bh)) ** 2) * np.eye(len(value))[0]
+        m = np.vstack([np.column_stack([jac_h, jac_p]), normal])
+        du = np.linalg.solve(m, -np.append(value, normal @ (u - u_i)))
+        u = u + du
+        if np.max(np.abs(du)) < 1e-14:
+            break
+    return u
+
+
+@pytest.mark.parametrize("method", ["palc", "natural"])
+def test_reverse_mode_gradient_of_a_loss_over_branch_points(method):
+    # each row moves with the weights inside its own hyperplane (normal to its tangent; p fixed for natural):
+    # jax.grad of a loss over all rows against central differences of those rows, solved independently in numpy
+    # natural continuation stops within ~1e-6 of the fold at 1.18017, where central differences are useless
+    opts = dict(p_min=-3.0, p_max=3.0 if method == "palc" else 1.1, ds=0.05, ds_max=0.1, max_points=40,
+                method=method)
+    weights = jnp.asarray(np.random.default_rng(3).normal(size=(40, 3)))
+
+    def loss(params):
+        b = continuation(params, Param("bh", 0), GRU3_START, **opts)
+        rows = jnp.concatenate([b.h, b.p[:, None]], axis=1)
+        return jnp.sum(jnp.where(jnp.isfinite(rows), rows * weights[:, :1] + rows**2 * weights[:, 1:2], 0.0))
+
+    grad = jax.grad(loss)(GRU3)
+    b = continuation(GRU3, Param("bh", 0), GRU3_START, **opts)
+    k = int(b.count)
+    assert k > 8
+    rows = np.column_stack([np.asarray(b.h[:k]), np.asarray(b.p[:k])])
+    normals = (np.asarray(b.tangent[:k]) if method == "palc" else np.tile(np.eye(4)[3], (k, 1)))
+    rng = np.random.default_rng(4)
+    for _ in range(2):
+        direction = jax.tree_util.tree_map(jnp.zeros_like, GRU3)
+        fields = lambda m: (m.Uz, m.Ur, m.Uh, m.bz, m.br, m.bh)       # the ones numpy_gru uses
+        direction = eqx.tree_at(fields, direction, tuple(jnp.asarray(rng.normal(size=a.shape)) for a in fields(GRU3)))
+        direction = eqx.tree_at(lambda m: m.bh, direction, direction.bh.at[0].set(0.0))   # the continued entry
+        eps = 1e-6
+        moved = [np.array([_row_on_hyperplane(jax.tree_util.tree_map(lambda a, v: a + s * eps * v, GRU3, direction),
+                                              u, n) for u, n in zip(rows, normals)]) for s in (1, -1)]
+        d_rows = (moved[0] - moved[1]) / (2 * eps)
+        w = np.asarray(weights[:k])
+        expected = np.sum(d_rows * (w[:, :1] + 2 * rows * w[:, 1:2]))
+        got = sum(float(jnp.vdot(g, v)) for g, v in zip(jax.tree_util.tree_leaves(grad),
+                                                         jax.tree_util.tree_leaves(direction)))
+        np.testing.assert_allclose(got, expected, rtol=1e-6)

@@ -1,6 +1,7 @@
 """The driver: a ``while_loop`` over ``step`` filling fixed-size, NaN-padded buffers and recording sign changes
 of the test functions; afterwards one batched eigenvalue call for the stability of every row, and the location
-of every recorded event."""
+of every recorded event. Rows and located folds / Hopf points are differentiable in the params by the implicit
+function theorem, one bordered solve per row (never through the loop)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._linalg import classify, eigvals, n_unstable
+from .._linalg import classify, eigvals, n_unstable, solve
 from ._branch import Branch, SpecialPoints
 from ._corrector import value_and_jac
 from ._locate import empty, locate
 from ._palc import Problem, Settings, State, step
 from ._status import SpecialKind, BranchStatus
+from ._testfns import bordered
 
 
 def run(problem: Problem, state: State, settings: Settings, max_points: int, max_special: int) -> Branch:
     """Iterate ``step`` from ``state`` (an ``init`` result) until the branch ends, returns to its start
     (``CLOSED_LOOP``) or fills ``max_points`` rows; locate the recorded events afterwards (at most
-    ``max_special``). Pure: jit and vmap freely. Gradients flow only into the located fold and Hopf points."""
+    ``max_special``). Pure: jit and vmap freely. Gradients flow into the rows (``h`` and ``p``: each row
+    moves with the params inside its hyperplane, normal to its tangent, or at fixed ``p`` for natural
+    continuation) and into the located fold and Hopf points; not into branch points."""
     frozen = Problem(problem.f, jax.lax.stop_gradient(problem.params), problem.param)
     settings = jax.lax.stop_gradient(settings)
     state = jax.lax.stop_gradient(state)
@@ -60,7 +64,9 @@ def run(problem: Problem, state: State, settings: Settings, max_points: int, max
 
     # stability of every stored point: one batched eigenvalue call after the loop
     used = jnp.arange(n) < count
-    jac_h = jax.vmap(lambda u: value_and_jac(frozen.F, u)[1][:, :-1])(jnp.where(used[:, None], rows["u"], state.u))
+    safe_u, safe_t = (jnp.where(used[:, None], rows[k], x) for k, x in (("u", state.u), ("tangent", state.t)))
+    jac = jax.vmap(lambda u: value_and_jac(frozen.F, u)[1])(safe_u)
+    jac_h = jac[:, :, :-1]
     ev, ev_ok = eigvals(jnp.where(used[:, None, None], jac_h, -jnp.eye(d1 - 1, dtype=dtype)))
     ev = jnp.where(ev_ok[:, None], ev, jnp.nan)
     n_unst = jnp.where(used, n_unstable(ev, settings.hyperbolic_tol), -1)
@@ -90,10 +96,24 @@ def run(problem: Problem, state: State, settings: Settings, max_points: int, max
         omega=mask(found["omega"], jnp.nan), l1=mask(found["l1"], jnp.nan),
         n_unstable=mask(jnp.minimum(n_unst[interval[:, 0]], n_unst[interval[:, 1]]), -1),   # the critical
         count=jnp.sum(valid).astype(jnp.int32), n_detected=detected.astype(jnp.int32))       # ones count as stable
-    return Branch(h=rows["u"][:, :-1], p=rows["u"][:, -1], tangent=rows["tangent"], ds=rows["ds"],
+    u = jax.vmap(lambda u, t, j: implicit_row(problem, u, t, j, settings.natural))(safe_u, safe_t, jac)
+    u = jnp.where(used[:, None], u, jnp.nan)     # padding rows: finite stand-ins above keep NaN out of gradients
+    return Branch(h=u[:, :-1], p=u[:, -1], tangent=rows["tangent"], ds=rows["ds"],
                   n_unstable=n_unst, stability=stability, residual=rows["residual"],
                   newton=rows["newton"], tests=rows["tests"], count=count.astype(jnp.int32),
                   status=jnp.stack([first, end]).astype(jnp.int32), special=special)
+
+
+def implicit_row(problem: Problem, u, t, jac, natural) -> jax.Array:
+    """``u`` (d+1,) unchanged in value, with the implicit-function derivative in ``problem.params`` of the root of
+    ``[F(v); n·(v - u)] = 0``, ``n`` the tangent ``t`` (or ``e_p`` when ``natural``); ``jac`` the (d, d+1)
+    Jacobian of ``F`` at ``u``. A singular system gets no derivative."""
+    u = jax.lax.stop_gradient(u)
+    normal = jnp.where(natural, jnp.zeros_like(u).at[-1].set(1.0), jax.lax.stop_gradient(t))
+    m = jax.lax.stop_gradient(bordered(jac, normal))
+    du = solve(m, jnp.append(problem.F(u), 0.0))
+    du = jnp.where(jnp.all(jnp.isfinite(du)), du, 0.0)
+    return u - (du - jax.lax.stop_gradient(du))
 
 
 def _passes(u0, t0, previous: State, u1) -> jax.Array:
