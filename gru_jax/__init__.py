@@ -16,9 +16,12 @@ from .continuation import (
     LocateStatus as LocateStatus,
     Param as Param,
     SpecialKind as SpecialKind,
+    SpecialPoint as SpecialPoint,
     SpecialPoints as SpecialPoints,
     continuation as continue_equilibria,   # exported under another name: `gru_jax.continuation` is the subpackage
     continuation_both as continue_equilibria_both,
+    locate_fold as locate_fold,
+    locate_hopf as locate_hopf,
 )
 from ._fixed_points import (
     FixedPoints as FixedPoints,

@@ -538,3 +538,43 @@ def test_reverse_mode_gradient_of_a_loss_over_branch_points(method):
         got = sum(float(jnp.vdot(g, v)) for g, v in zip(jax.tree_util.tree_leaves(grad),
                                                          jax.tree_util.tree_leaves(direction)))
         np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+# ---- locate_fold / locate_hopf from a guess ---------------------------------------------------------------------
+
+def test_locate_hopf_from_a_guess_with_gradients():
+    # rotation gain s R(phi) with gate biases: Hopf at s* = 1/(r cos phi), omega = (1-z) r s* sin phi (closed form)
+    from gru_jax.continuation import locate_hopf
+    phi = 0.6
+    q = gru2_params(0.5, g=(0.0, 1.0), t=(phi, 0.0), bz=BZ, br=BR)
+    point = locate_hopf(q, Param("s"), (jnp.array([0.01, -0.02]), 2.0), f=gru2)
+    s_star = 1 / (R * np.cos(phi))
+    assert int(point.located) == LocateStatus.CONVERGED and int(point.kind) == SpecialKind.HOPF
+    np.testing.assert_allclose(float(point.param), s_star, atol=1e-10)
+    np.testing.assert_allclose(float(point.omega), (1 - Z) * R * s_star * np.sin(phi), atol=1e-10)
+    assert "Hopf" in repr(point)
+    # d s*/d t0 = s* tan(phi); d s*/d br = -s* (1 - r) (from r' = r (1 - r)); the rest by central differences
+    grad = jax.grad(lambda c: locate_hopf(c, Param("s"), (jnp.zeros(2), 2.0), f=gru2).param)(q)
+    np.testing.assert_allclose(float(grad["t0"]), s_star * np.tan(phi), rtol=1e-8)
+    np.testing.assert_allclose(float(grad["br"]), -s_star * (1 - R), rtol=1e-8)
+    l1 = lambda c: float(locate_hopf(c, Param("s"), (jnp.zeros(2), 2.0), f=gru2).l1)
+    dl1 = jax.grad(lambda c: locate_hopf(c, Param("s"), (jnp.zeros(2), 2.0), f=gru2).l1)(q)
+    eps = 1e-5
+    assert float(dl1["bz"]) == pytest.approx(0.0, abs=1e-12)     # z only rescales time: l1 = Re(c)/omega is blind to it
+    for name in ("br", "t0"):
+        fd = (l1({**q, name: q[name] + eps}) - l1({**q, name: q[name] - eps})) / (2 * eps)
+        np.testing.assert_allclose(float(dl1[name]), fd, rtol=1e-6)
+
+
+def test_locate_fold_vmaps_and_rejects_bad_guesses():
+    from gru_jax.continuation import locate_fold
+    # dx/dt = k0 mu - x^2 + k3: fold at mu = -k3/k0 for each shift
+    shifts = jnp.array([0.1, 0.3, -0.2])
+    batch = jax.vmap(lambda s: saddle_node(0.0, shift=s))(shifts)
+    points = jax.vmap(lambda c: locate_fold(c, Param("mu"), (jnp.array([0.2, 0.1]), 0.5), f=normal_form))(batch)
+    np.testing.assert_allclose(np.asarray(points.p), -np.asarray(shifts), atol=1e-12)
+    np.testing.assert_array_equal(np.asarray(points.located), LocateStatus.CONVERGED)
+    with pytest.raises(ValueError, match="guess"):
+        locate_fold(saddle_node(0.0), Param("mu"), (jnp.zeros(2), jnp.zeros(2)), f=normal_form)
+    with pytest.raises(ValueError, match="h0"):
+        locate_fold(saddle_node(0.0), Param("mu"), (jnp.zeros(3), 0.0), f=normal_form)

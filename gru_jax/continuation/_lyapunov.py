@@ -92,3 +92,28 @@ def first_lyapunov(g: Callable, h: jax.Array, a: jax.Array, omega, q: jax.Array,
     c_qqqbar = cc[0] + cc[1] + 1j * (cc[2] + cc[3])
     value = jnp.vdot(p, c_qqqbar) - 2 * jnp.vdot(p, b_q_s1) + jnp.vdot(p, b_qbar_s2)
     return value.real / (2 * omega)
+
+
+FOCUS_TOL = 1e-8        # ω above this (relative to max|f_h|) makes a Hopf-test zero a Hopf point
+
+
+def _rotation_like(d: int, dtype) -> jax.Array:
+    """A stand-in Jacobian with eigenvalues ``±i`` (and -1) where a point is not a Hopf point."""
+    return -jnp.eye(d, dtype=dtype).at[0, 0].set(0.0).at[1, 1].set(0.0).at[0, 1].set(-1.0).at[1, 0].set(1.0)
+
+
+def hopf_point(g: Callable, h: jax.Array, a: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """At a zero ``h`` (d,) of the Hopf test of ``dh/dt = g(h)`` with Jacobian ``a`` (d, d), d >= 2:
+    ``(is_hopf, ω, l1)``. A complex critical pair (``ω`` above ``FOCUS_TOL``) makes a Hopf point, else a neutral
+    saddle (``ω``, ``l1`` NaN). Differentiable in ``g``'s parameters; no ``eig``."""
+    d = a.shape[0]
+    h_finite = jnp.all(jnp.isfinite(h))
+    finite = jnp.all(jnp.isfinite(a)) & h_finite
+    _, det = critical_pair(jax.lax.stop_gradient(jnp.where(finite, a, _rotation_like(d, a.dtype))))
+    omega0 = jnp.sqrt(jnp.maximum(det, 0.0))
+    is_hopf = finite & (omega0 > FOCUS_TOL * jnp.maximum(1.0, jnp.max(jnp.abs(a))))
+    a_safe = jnp.where(is_hopf, a, _rotation_like(d, a.dtype))
+    omega, q, p = hopf_vectors(a_safe, jnp.where(is_hopf, omega0, 1.0))
+    l1 = first_lyapunov(g, jnp.where(h_finite, h, 0.0), a_safe, omega, q, p)
+    return is_hopf, jnp.where(is_hopf, omega, jnp.nan), jnp.where(is_hopf, l1, jnp.nan)
+
