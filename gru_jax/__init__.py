@@ -13,15 +13,25 @@ if not _os.environ.get("GRU_JAX_NO_X64"):
 from .continuation import (
     Branch as Branch,
     BranchStatus as BranchStatus,
+    Codim2Kind as Codim2Kind,
+    Curve as Curve,
+    CurveDiagram as CurveDiagram,
+    Diagram as Diagram,
     LocateStatus as LocateStatus,
     Param as Param,
     SpecialKind as SpecialKind,
     SpecialPoint as SpecialPoint,
     SpecialPoints as SpecialPoints,
+    SwitchStatus as SwitchStatus,
+    bifurcation_diagram as bifurcation_diagram,
+    codim2_curves as codim2_curves,
     continuation as continue_equilibria,   # exported under another name: `gru_jax.continuation` is the subpackage
     continuation_both as continue_equilibria_both,
+    continue_curve as continue_curve,
+    continue_curve_both as continue_curve_both,
     locate_fold as locate_fold,
     locate_hopf as locate_hopf,
+    switch_branch as switch_branch,
 )
 from ._fixed_points import (
     FixedPoints as FixedPoints,

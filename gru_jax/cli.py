@@ -2,6 +2,8 @@
 
     gru-jax demo [--out DIR]
     gru-jax fixed-points PARAMS [--seeds N] [--seeding random|grid] [--seed INT] [--json]
+    gru-jax continue PARAMS --param NAME:i[,j] --from A --to B [--json] [--plot FILE]
+                            [--param2 NAME:i[,j] --curve fold|hopf [--from2 A --to2 B]]
 
 Problems with the input print one line ``gru-jax: error: ...`` on stderr and exit with status 2.
 """
@@ -42,7 +44,36 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seed placement (default: grid for d <= 2, random otherwise)")
     fp.add_argument("--seed", type=int, default=0, metavar="INT", help="random key for --seeding random")
     fp.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    co = commands.add_parser("continue", help="bifurcation diagram of the equilibria in one parameter; "
+                             "with --param2, codim-2 curves through its folds or Hopf points")
+    co.add_argument("params", metavar="PARAMS", help="a .json or .npz GRU parameter file (as for fixed-points)")
+    co.add_argument("--param", required=True, type=_param_spec, metavar="NAME:i[,j]",
+                    help="the continued entry, e.g. bh:0 or Uh:0,1")
+    co.add_argument("--from", dest="start", required=True, type=float, metavar="A", help="start of the span")
+    co.add_argument("--to", dest="stop", required=True, type=float, metavar="B", help="end of the span")
+    co.add_argument("--param2", type=_param_spec, metavar="NAME:i[,j]",
+                    help="second parameter: continue codim-2 curves (needs --curve)")
+    co.add_argument("--curve", choices=("fold", "hopf"), help="which codim-2 curves to continue")
+    co.add_argument("--from2", type=float, default=-float("inf"), metavar="A", help="window of --param2")
+    co.add_argument("--to2", type=float, default=float("inf"), metavar="B", help="window of --param2")
+    co.add_argument("--plot", metavar="FILE", help="also draw the diagram to this image file")
+    co.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
+
+
+def _param_spec(text: str):
+    """``NAME:i[,j]`` -> ``Param(NAME, i, j)`` (checked against the model later)."""
+    from .continuation import Param
+
+    name, sep, index = text.partition(":")
+    try:
+        indices = [int(i) for i in index.split(",")] if sep else []
+    except ValueError:
+        indices = None
+    if not name or indices is None:
+        raise argparse.ArgumentTypeError(f"expected NAME:i or NAME:i,j (e.g. bh:0, Uh:0,1), got {text!r}")
+    return Param(name, *indices)
 
 
 def main(argv=None) -> int:
@@ -53,7 +84,7 @@ def main(argv=None) -> int:
     except SystemExit as exit_:  # --help, or a usage error already reported by argparse
         return int(exit_.code or 0)
     try:
-        return _fixed_points(args) if args.command == "fixed-points" else _demo(args)
+        return {"fixed-points": _fixed_points, "continue": _continue, "demo": _demo}[args.command](args)
     except ValueError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
@@ -71,6 +102,30 @@ def _fixed_points(args) -> int:
         result = find_fixed_points(params, n_seeds=args.seeds or (4096 if small else 1024),
                                    seeding=args.seeding or ("grid" if small else "random"),
                                    key=jax.random.key(args.seed))
+    print(json.dumps(result.to_dict()) if args.json else repr(result))
+    return 0
+
+
+def _continue(args) -> int:
+    if (args.param2 is None) != (args.curve is None):
+        raise ValueError("--param2 and --curve go together: give both or neither.")
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the result alone
+        from . import bifurcation_diagram, codim2_curves
+        from ._io import load_params
+
+        params = load_params(args.params)
+        for param in (args.param, args.param2):
+            if param is not None:
+                param.validate(params)
+        diagram = bifurcation_diagram(params, args.param, span=(args.start, args.stop))
+        result = diagram
+        if args.param2 is not None:
+            result = codim2_curves(params, diagram, args.param2, kind=args.curve, window2=(args.from2, args.to2))
+        if args.plot:
+            from . import plot
+
+            axes = plot.bifurcation_diagram(diagram) if args.param2 is None else plot.two_parameter_diagram(result.curves)
+            axes.figure.savefig(args.plot, dpi=120)
     print(json.dumps(result.to_dict()) if args.json else repr(result))
     return 0
 

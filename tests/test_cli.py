@@ -150,3 +150,59 @@ def test_missing_keys_are_zero(tmp_path):
     assert not np.any(params.Ur) and not np.any(params.bhn)
     with pytest.raises(ValueError, match="extension"):
         save_params(tmp_path / "p.txt", params)
+
+
+# ---- gru-jax continue ---------------------------------------------------------------------------------------
+
+CUSP = {"Uh": [[3.0, 0.6], [-0.5, 1.0]]}     # z = r = 1/2 at h = 0: cusp of the folds in (bh0, Uh00) at (0, 2.3)
+
+
+def _fold_residuals(params: dict, bh0: float, h) -> tuple[float, float]:
+    """max|f| and det f_h at (h, bh0) of a Uz = Ur = bz = br = 0 GRU (z = r = 1/2) in numpy:
+    f = (tanh(Uh h / 2 + bh) - h) / 2."""
+    uh, h = np.asarray(params["Uh"]), np.asarray(h)
+    a = np.tanh(uh @ h / 2 + np.array([bh0, 0.0]))
+    value = (a - h) / 2
+    jac = ((1 - a**2)[:, None] * uh / 2 - np.eye(2)) / 2
+    return float(np.max(np.abs(value))), float(np.linalg.det(jac))
+
+
+def test_continue_json_and_codim2_curves(tmp_path, capsys):
+    path = write_json(tmp_path / "cusp.json", CUSP)
+    assert main(["continue", path, "--param", "bh:0", "--from", "-2", "--to", "2", "--json",
+                 "--plot", str(tmp_path / "d.png")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"branches", "special_points"} and len(out["branches"]) == 1
+    branch = out["branches"][0]
+    assert set(branch) == {"param", "h", "stable"} and len(branch["param"]) == len(branch["h"]) == len(branch["stable"])
+    assert branch["param"][0] == pytest.approx(-2.0) and branch["param"][-1] == pytest.approx(2.0)
+    folds = out["special_points"]
+    assert [p["type"] for p in folds] == ["fold", "fold"] and all(p["located"] and p["l1"] is None for p in folds)
+    assert folds[0]["param"] == pytest.approx(-folds[1]["param"], abs=1e-12)     # the field is odd in (h, bh0)
+    for p in folds:
+        value, det = _fold_residuals(CUSP, p["param"], p["h"])
+        assert value < 1e-12 and abs(det) < 1e-10
+    assert (tmp_path / "d.png").stat().st_size > 0
+
+    assert main(["continue", path, "--param", "bh:0", "--from", "-2", "--to", "2", "--param2", "Uh:0,0",
+                 "--curve", "fold", "--from2", "2", "--to2", "3.5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["curves"]) == 1          # both folds lie on one curve, through the cusp
+    curve = out["curves"][0]
+    for bh0, gain, h in zip(curve["param"], curve["param2"], curve["h"]):
+        value, det = _fold_residuals({"Uh": [[gain, 0.6], [-0.5, 1.0]]}, bh0, h)
+        assert value < 1e-10 and abs(det) < 1e-8
+    assert [p["type"] for p in out["special_points"]] == ["cusp"]
+    cusp = out["special_points"][0]
+    assert cusp["located"] and abs(cusp["param"]) < 1e-9 and cusp["param2"] == pytest.approx(2.3, abs=1e-9)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--param", "bh"], "index"), (["--param", "bh:x"], "NAME:i"), (["--param", "bh:5"], "out of range"),
+    (["--param", "bh:0", "--param2", "bh:1"], "--curve"), (["--param", "bh:0", "--curve", "hopf"], "--param2"),
+])
+def test_continue_bad_options_exit_2(tmp_path, capsys, extra, message):
+    path = write_json(tmp_path / "cusp.json", CUSP)
+    assert main(["continue", path, "--from", "-1", "--to", "1", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

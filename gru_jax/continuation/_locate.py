@@ -18,28 +18,37 @@ import jax.numpy as jnp
 
 from .._linalg import solve
 from ._corrector import correct, value_and_jac
-from ._lyapunov import critical_pair, first_lyapunov, hopf_vectors
+from ._lyapunov import hopf_point
 from ._palc import Problem, Settings
 from ._status import LocateStatus, SpecialKind
 from ._testfns import bialternate, evaluate_tests, tangent
 
 MAX_BRACKET = 60        # Illinois iterations
-FOCUS_TOL = 1e-8        # ω above this (relative to max|f_h|) makes a Hopf-test zero a Hopf point
 
 
 def bracket(F, kind, u_a, u_b, g_a, g_b, settings: Settings):
     """Illinois iterations on test function ``kind`` along the chord, from its values ``g_a``, ``g_b`` at the
     ends (with tangents oriented along the chord). Returns ``(u, LocateStatus code)``."""
+    def test(v, chord):
+        jac = value_and_jac(F, v)[1]
+        t = tangent(jac, chord)
+        # a singular [[f_h, f_p], [chord]] on the branch means a branch point at rounding level: a root
+        return jnp.where(jnp.all(jnp.isfinite(t)), evaluate_tests(jac, t)[kind], 0.0), jnp.all(jnp.isfinite(jac))
+    return bracket_on(F, test, u_a, u_b, g_a, g_b, settings)
+
+
+def bracket_on(F, test, u_a, u_b, g_a, g_b, settings):
+    """Illinois iterations on a scalar ``test(v, chord) -> (value, ok)`` along the chord ``u_a → u_b`` of the
+    zero set of ``F`` (n+1,) -> (n,), from the test values ``g_a``, ``g_b`` at the ends; each trial point is
+    corrected onto the zero set on the hyperplane orthogonal to the chord (``settings.tol``,
+    ``settings.max_newton``). Returns ``(u, LocateStatus code)``."""
     chord = u_b - u_a
     length = jnp.linalg.norm(chord)
 
     def probe(s):
         v, converged, _, _ = correct(F, u_a + s * chord, chord / length, length, settings.tol, settings.max_newton)
-        jac = value_and_jac(F, v)[1]
-        t = tangent(jac, chord)
-        # a singular [[f_h, f_p], [chord]] on the branch means a branch point at rounding level: a root
-        g = jnp.where(jnp.all(jnp.isfinite(t)), evaluate_tests(jac, t)[kind], 0.0)
-        return v, g, converged & jnp.all(jnp.isfinite(jac))
+        g, ok = test(v, chord)
+        return v, g, converged & ok
 
     def cond(c):
         s_lo, g_lo, _, s_hi, g_hi, _, _, ok, k = c
@@ -128,11 +137,6 @@ def polish(G, u, jac):
     return jax.lax.stop_gradient(u) - jnp.where(jnp.all(jnp.isfinite(du)), du, 0.0)
 
 
-def _rotation_like(d: int, dtype) -> jax.Array:
-    """A stand-in Jacobian with eigenvalues ``±i`` (and -1) for slots that are not Hopf points."""
-    return -jnp.eye(d, dtype=dtype).at[0, 0].set(0.0).at[1, 1].set(0.0).at[0, 1].set(-1.0).at[1, 0].set(1.0)
-
-
 def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> dict:
     """Locate one event of ``kind`` (detection code: fold, branch point or Hopf) bracketed by the consecutive
     branch points ``u_a``, ``u_b`` (d+1,) with test values ``g_a``, ``g_b`` (tangents oriented along the
@@ -163,16 +167,9 @@ def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> di
                residual=jnp.max(jnp.abs(g(h))), omega=jnp.full((), jnp.nan, h.dtype),
                l1=jnp.full((), jnp.nan, h.dtype))
     if d >= 2:
-        finite = jnp.all(jnp.isfinite(a))
-        _, det = critical_pair(jax.lax.stop_gradient(jnp.where(finite, a, _rotation_like(d, a.dtype))))
-        omega0 = jnp.sqrt(jnp.maximum(det, 0.0))
-        is_hopf = hopf & finite & (omega0 > FOCUS_TOL * jnp.maximum(1.0, jnp.max(jnp.abs(a))))
-        a_safe = jnp.where(is_hopf, a, _rotation_like(d, a.dtype))
-        h_safe = jnp.where(jnp.all(jnp.isfinite(h)), h, u_a[:d])
-        omega, q, pv = hopf_vectors(a_safe, jnp.where(is_hopf, omega0, 1.0))
-        l1 = first_lyapunov(g, h_safe, a_safe, omega, q, pv)
-        out.update(kind=jnp.where(hopf & ~is_hopf, SpecialKind.NEUTRAL_SADDLE, kind).astype(jnp.int32),
-                   omega=jnp.where(is_hopf, omega, jnp.nan), l1=jnp.where(is_hopf, l1, jnp.nan))
+        _, omega, l1 = hopf_point(g, h, a)
+        out.update(kind=jnp.where(hopf & ~jnp.isfinite(omega), SpecialKind.NEUTRAL_SADDLE, kind).astype(jnp.int32),
+                   omega=jnp.where(hopf, omega, jnp.nan), l1=jnp.where(hopf, l1, jnp.nan))
     return out
 
 

@@ -104,16 +104,17 @@ def _rotation_like(d: int, dtype) -> jax.Array:
 
 def hopf_point(g: Callable, h: jax.Array, a: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """At a zero ``h`` (d,) of the Hopf test of ``dh/dt = g(h)`` with Jacobian ``a`` (d, d), d >= 2:
-    ``(is_hopf, ω, l1)``. A complex critical pair (``ω`` above ``FOCUS_TOL``) makes a Hopf point, else a neutral
-    saddle (``ω``, ``l1`` NaN). Differentiable in ``g``'s parameters; no ``eig``."""
+    ``(κ, ω, l1)``, ``κ`` the determinant of ``a`` on the critical pair's plane (``ω²`` at a Hopf point,
+    ``-μ²`` at a neutral saddle; NaN if ``a`` is not finite; no gradient). ``ω`` and ``l1`` are NaN unless
+    ``ω = √κ`` is above ``FOCUS_TOL`` (a Hopf point); both are differentiable in ``g``'s parameters. No ``eig``."""
     d = a.shape[0]
     h_finite = jnp.all(jnp.isfinite(h))
     finite = jnp.all(jnp.isfinite(a)) & h_finite
-    _, det = critical_pair(jax.lax.stop_gradient(jnp.where(finite, a, _rotation_like(d, a.dtype))))
-    omega0 = jnp.sqrt(jnp.maximum(det, 0.0))
+    _, kappa = critical_pair(jax.lax.stop_gradient(jnp.where(finite, a, _rotation_like(d, a.dtype))))
+    omega0 = jnp.sqrt(jnp.maximum(kappa, 0.0))
     is_hopf = finite & (omega0 > FOCUS_TOL * jnp.maximum(1.0, jnp.max(jnp.abs(a))))
     a_safe = jnp.where(is_hopf, a, _rotation_like(d, a.dtype))
     omega, q, p = hopf_vectors(a_safe, jnp.where(is_hopf, omega0, 1.0))
     l1 = first_lyapunov(g, jnp.where(h_finite, h, 0.0), a_safe, omega, q, p)
-    return is_hopf, jnp.where(is_hopf, omega, jnp.nan), jnp.where(is_hopf, l1, jnp.nan)
-
+    nan = jnp.full((), jnp.nan, a.dtype)
+    return jnp.where(finite, kappa, nan), jnp.where(is_hopf, omega, nan), jnp.where(is_hopf, l1, nan)

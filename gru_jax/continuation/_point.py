@@ -57,8 +57,8 @@ def _locate(problem: Problem, settings: Settings, u0: jax.Array, hopf: bool) -> 
     kind = jnp.asarray(SpecialKind.HOPF if hopf else SpecialKind.FOLD, jnp.int32)
     omega = l1 = jnp.full((), jnp.nan, u.dtype)
     if hopf:
-        is_hopf, omega, l1 = hopf_point(g, h, jax.jacfwd(g)(h))
-        kind = jnp.where(is_hopf, kind, SpecialKind.NEUTRAL_SADDLE).astype(jnp.int32)
+        _, omega, l1 = hopf_point(g, h, jax.jacfwd(g)(h))
+        kind = jnp.where(jnp.isfinite(omega), kind, SpecialKind.NEUTRAL_SADDLE).astype(jnp.int32)
     return SpecialPoint(kind=kind, p=p, h=h, located=status.astype(jnp.int32), residual=jnp.max(jnp.abs(g(h))),
                         omega=omega, l1=l1)
 

@@ -39,6 +39,22 @@ class SpecialKind(enum.IntEnum):
         return _KIND[self]
 
 
+class Codim2Kind(enum.IntEnum):
+    """Type of a codimension-two point on a fold or Hopf curve (``Codim2Points.kind``; ``-1`` marks padding)."""
+
+    CUSP = 0
+    BOGDANOV_TAKENS = 1
+    GENERALIZED_HOPF = 2
+
+    @property
+    def label(self) -> str:
+        return ("cusp", "bogdanov-takens", "generalized hopf")[self]
+
+    @property
+    def message(self) -> str:
+        return _CODIM2[self]
+
+
 class LocateStatus(enum.IntEnum):
     """How a special point was located (``SpecialPoints.located``); ``.message`` says it in words."""
 
@@ -68,6 +84,12 @@ _KIND = {
     SpecialKind.BRANCH_POINT: "branch point: the bordered determinant det([[f_h, f_p], [t]]) changes sign",
     SpecialKind.HOPF: "Hopf: a complex pair crosses the imaginary axis (bialternate test, confirmed by eigenvalues)",
     SpecialKind.NEUTRAL_SADDLE: "neutral saddle: two real eigenvalues of zero sum (the Hopf test fired, not a Hopf)",
+}
+_CODIM2 = {
+    Codim2Kind.CUSP: "cusp: the fold's quadratic normal-form coefficient a = w·B(v, v)/2 changes sign",
+    Codim2Kind.BOGDANOV_TAKENS: "Bogdanov-Takens: double zero eigenvalue (w·v on fold curves, ω² on Hopf curves "
+                                "changes sign; beyond it the Hopf curve continues as a neutral-saddle curve)",
+    Codim2Kind.GENERALIZED_HOPF: "generalized Hopf (Bautin): the first Lyapunov coefficient changes sign",
 }
 _LOCATED = {
     LocateStatus.CONVERGED: "located: the last Newton (or bracketing) step was below tol",

@@ -1,0 +1,138 @@
+"""``codim2_curves``: the fold (or Hopf) curves through every fold (Hopf) point of a ``bifurcation_diagram``,
+each curve once, and their codimension-two points, each once."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .._validate import check_choice
+from ..models._field import VectorField
+from ._codim2 import KINDS, Curve, continue_curve_both
+from ._diagram import Diagram
+from ._param import Param
+from ._status import BranchStatus, Codim2Kind, LocateStatus, SpecialKind
+
+SAME_CURVE = 1e-3     # a start within this scaled distance of a computed curve lies on it
+SAME_POINT = 1e-5     # codimension-two points within this scaled distance are one
+
+
+@dataclasses.dataclass
+class CurvePoints:
+    """Codimension-two points of several curves, one row each (numpy columns, K rows): ``kind``
+    ``Codim2Kind`` code, ``p``, ``p2``, ``h`` (K, d), ``located`` ``LocateStatus`` code, ``curve`` index."""
+
+    kind: np.ndarray
+    p: np.ndarray
+    p2: np.ndarray
+    h: np.ndarray
+    located: np.ndarray
+    curve: np.ndarray
+
+    def labels(self) -> list[str]:
+        """``"cusp"``, ``"bogdanov-takens"`` or ``"generalized hopf"`` per row."""
+        return [Codim2Kind(int(k)).label for k in self.kind]
+
+
+@dataclasses.dataclass
+class CurveDiagram:
+    """Distinct fold or Hopf ``curves`` (trimmed ``Curve``s) in ``(param, param2)`` and their ``special_points``."""
+
+    curves: list[Curve]
+    special_points: CurvePoints
+    param: Param
+    param2: Param
+    kind: str
+
+    def __repr__(self) -> str:
+        lines = [f"CurveDiagram: {len(self.curves)} {self.kind} curve(s) in ({self.param!r}, {self.param2!r})"]
+        for i, c in enumerate(self.curves):
+            ends = " / ".join(BranchStatus(int(e)).name for e in np.asarray(c.status))
+            lines.append(f"  {i:>2} {int(c.count):>4} points  p in [{np.min(c.p):+.6g}, {np.max(c.p):+.6g}]  "
+                         f"p2 in [{np.min(c.p2):+.6g}, {np.max(c.p2):+.6g}]  ends {ends}")
+        sp = self.special_points
+        lines.append(f"{len(sp.kind)} codimension-two point(s)")
+        for i, label in enumerate(sp.labels()):
+            lines.append(f"  {i:>2} {label:<16} p={sp.p[i]:+.10f} p2={sp.p2[i]:+.10f}  "
+                         f"{LocateStatus(int(sp.located[i])).name.lower()}  curve {sp.curve[i]}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``{"curves": [Curve.to_dict() without its points], "special_points": [{"type", "param",
+        "param2", "h", "located"}]}``."""
+        sp = self.special_points
+        curves = [{k: v for k, v in c.to_dict().items() if k != "special_points"} for c in self.curves]
+        points = [{"type": label, "param": float(sp.p[i]), "param2": float(sp.p2[i]), "h": sp.h[i].tolist(),
+                   "located": bool(sp.located[i] == LocateStatus.CONVERGED)} for i, label in enumerate(sp.labels())]
+        return {"curves": curves, "special_points": points}
+
+
+def _scaled(h, p, p2, scale) -> np.ndarray:
+    return np.column_stack([np.atleast_2d(h), np.atleast_1d(p), np.atleast_1d(p2)]) / scale
+
+
+def _distance_to_polyline(q: np.ndarray, rows: np.ndarray) -> float:
+    """Euclidean distance from ``q`` (n,) to the polyline through ``rows`` (k, n)."""
+    if len(rows) == 1:
+        return float(np.linalg.norm(q - rows[0]))
+    a, b = rows[:-1], rows[1:]
+    seg = b - a
+    s = np.clip(np.einsum("ij,ij->i", q - a, seg) / np.maximum(np.einsum("ij,ij->i", seg, seg), 1e-300), 0, 1)
+    return float(np.min(np.linalg.norm(a + s[:, None] * seg - q, axis=1)))
+
+
+def codim2_curves(params, diagram: Diagram, param2: Param, *, kind: str = "fold", window2=(-np.inf, np.inf),
+                  f: VectorField | None = None, ds=0.01, ds_min=1e-6, ds_max=0.1, tol=1e-10, max_points: int = 400,
+                  max_special: int = 8) -> CurveDiagram:
+    """Continue the ``kind`` (``"fold"`` or ``"hopf"``) curve through each located fold (Hopf) point of
+    ``diagram`` (computed for ``params`` and ``f``) in ``(diagram.param, param2)``, inside ``diagram.span`` x
+    ``window2``; a point already on a computed curve starts none. Codimension-two points met on several
+    curves are listed once. Options as for ``continue_curve_both``."""
+    check_choice("kind", kind, KINDS)
+    if not isinstance(param2, Param):
+        raise ValueError(f"param2: expected a Param, e.g. Param('bh', 1), got {type(param2).__name__}.")
+    param2.validate(params)
+    if param2 == diagram.param:
+        raise ValueError(f"param2: must differ from the diagram's parameter {diagram.param!r}.")
+    p2_0 = float(param2.get(params))
+    window = (tuple(diagram.span), (float(window2[0]), float(window2[1])))
+    wanted = SpecialKind.FOLD if kind == "fold" else SpecialKind.HOPF
+    sp = diagram.special_points
+    starts = [i for i in range(len(sp.kind)) if sp.kind[i] == wanted and sp.located[i] == LocateStatus.CONVERGED]
+    d = sp.h.shape[1]
+    box = np.ptp(np.concatenate([np.asarray(b.h) for b in diagram.branches]), axis=0) if diagram.branches else 0
+    scale = np.concatenate([np.maximum(box, 1.0) * np.ones(d), [diagram.span[1] - diagram.span[0]] * 2])
+    curves, paths = [], []
+    for i in starts:
+        q = _scaled(sp.h[i], sp.p[i], p2_0, scale)[0]
+        if any(_distance_to_polyline(q, path) < SAME_CURVE for path in paths):
+            continue
+        curve = continue_curve_both(params, diagram.param, param2, (sp.h[i], sp.p[i]), kind=kind, f=f, ds=ds,
+                                    ds_min=ds_min, ds_max=ds_max, window=window, tol=tol, max_points=max_points,
+                                    max_special=max_special)
+        if int(curve.count) == 0:
+            continue
+        curve = curve.trim()
+        curves.append(curve)
+        paths.append(_scaled(np.asarray(curve.h), np.asarray(curve.p), np.asarray(curve.p2), scale))
+    return CurveDiagram(curves, _merged_points(curves, scale), diagram.param, param2, kind)
+
+
+def _merged_points(curves: list[Curve], scale: np.ndarray) -> CurvePoints:
+    rows, seen = [], []
+    for c_index, c in enumerate(curves):
+        sp = c.special
+        for i in range(int(sp.count)):
+            q = _scaled(np.asarray(sp.h[i]), float(sp.p[i]), float(sp.p2[i]), scale)[0]
+            if any(int(sp.kind[i]) == k and np.max(np.abs(q - other)) < SAME_POINT for k, other in seen):
+                continue
+            seen.append((int(sp.kind[i]), q))
+            rows.append((int(sp.kind[i]), float(sp.p[i]), float(sp.p2[i]), np.asarray(sp.h[i]),
+                         int(sp.located[i]), c_index))
+    d = len(scale) - 2
+    if not rows:
+        return CurvePoints(np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((0, d)), np.zeros(0, int),
+                            np.zeros(0, int))
+    kind, p, p2, h, located, curve = zip(*rows)
+    return CurvePoints(np.array(kind), np.array(p), np.array(p2), np.stack(h), np.array(located), np.array(curve))
