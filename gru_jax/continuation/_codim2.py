@@ -15,7 +15,7 @@ from .._validate import check_choice, check_finite, is_concrete
 from ..models._field import VectorField, batch_shape, resolve_field, validate_params
 from ._branch import _require_single
 from ._codim2_curve import CurveProblem, CurveSettings, init, run
-from ._continuation import _check_numbers, _top_level_or_nested
+from ._continuation import _check_numbers, _top_level_or_nested, as_arrays, check_field, check_sizes
 from ._param import Param
 from ._status import BranchStatus, Codim2Kind, LocateStatus
 
@@ -238,13 +238,10 @@ def _setup(params, param, param2, guess, kind, f, window, max_points, max_specia
     if param == param2:
         raise ValueError(f"param2: must differ from param, both are {param!r}.")
     check_choice("kind", kind, KINDS)
-    for name, value, low in (("max_points", max_points, 2), ("max_special", max_special, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name}: expected an int >= {low} (a static buffer size), got {value!r}.")
+    check_sizes(max_points, max_special)
     _check_numbers(numbers)
     lo, hi = _window(window)
-    params = jax.tree_util.tree_map(      # Python scalars would be static under jit: make them arrays
-        lambda x: jnp.asarray(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x, params)
+    params = as_arrays(params)
     validate_params(params)
     if batch_shape(params):
         raise ValueError(f"params holds a batch {batch_shape(params)}: continue one curve at a time, or jax.vmap.")
@@ -258,13 +255,7 @@ def _setup(params, param, param2, guess, kind, f, window, max_points, max_specia
                          f"the window.")
     if kind == "hopf" and h0.shape[0] < 2:
         raise ValueError("kind='hopf' needs a state of dimension >= 2.")
-    spec = lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) if hasattr(x, "dtype") else x
-    try:
-        out = jax.eval_shape(f, spec(h0), jax.tree_util.tree_map(spec, params))
-    except Exception as err:  # noqa: BLE001 - any failure of the user's field becomes a ValueError here
-        raise ValueError(f"f(h, params) failed for h of shape {h0.shape}: {err}") from err
-    if getattr(out, "shape", None) != h0.shape:
-        raise ValueError(f"f(h, params) must return shape {h0.shape} like h, got {getattr(out, 'shape', out)}.")
+    check_field(f, h0, params, "h")
     numbers.pop("direction")
     settings = CurveSettings(**{k: jnp.asarray(v, int if k == "max_newton" else float) for k, v in numbers.items()},
                              lo=jnp.asarray(lo, float), hi=jnp.asarray(hi, float))

@@ -70,17 +70,39 @@ def _check_numbers(numbers: dict) -> None:
         raise ValueError(f"p_min: must be < p_max; got p_min={c['p_min']}, p_max={c['p_max']}.")
 
 
+def check_sizes(max_points, max_special) -> None:
+    """The static buffer sizes: ints, at least 2 rows and 1 slot."""
+    for name, value, low in (("max_points", max_points, 2), ("max_special", max_special, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name}: expected an int >= {low} (a static buffer size), got {value!r}.")
+
+
+def as_arrays(params):
+    """Python scalars would be static under jit: make them arrays."""
+    return jax.tree_util.tree_map(
+        lambda x: jnp.asarray(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x, params)
+
+
+def check_field(f, h, params, name: str) -> None:
+    """``f(h, params)`` must trace and return the shape of ``h`` (checked abstractly, nothing runs)."""
+    spec = lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) if hasattr(x, "dtype") else x
+    try:
+        out = jax.eval_shape(f, spec(h), jax.tree_util.tree_map(spec, params))
+    except Exception as err:  # noqa: BLE001 - any failure of the user's field becomes a ValueError here
+        raise ValueError(f"f({name}, params) failed for {name} of shape {h.shape}: {err}") from err
+    if getattr(out, "shape", None) != h.shape:
+        raise ValueError(f"f({name}, params) must return shape {h.shape} like {name}, got "
+                         f"{getattr(out, 'shape', out)}.")
+
+
 def _setup(params, param, h0, f, method, max_points, max_special, **numbers):
     """Check everything (shapes always, values when concrete) before any compile; build problem and settings."""
     if not isinstance(param, Param):
         raise ValueError(f"param: expected a Param, e.g. Param('bh', 0), got {type(param).__name__}.")
     check_choice("method", method, METHODS)
-    for name, value, low in (("max_points", max_points, 2), ("max_special", max_special, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name}: expected an int >= {low} (a static buffer size), got {value!r}.")
+    check_sizes(max_points, max_special)
     _check_numbers(numbers)
-    params = jax.tree_util.tree_map(      # Python scalars would be static under jit: make them arrays
-        lambda x: jnp.asarray(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x, params)
+    params = as_arrays(params)
     validate_params(params)
     if batch_shape(params):
         raise ValueError(f"params holds a batch {batch_shape(params)}: continue one problem at a time, or "
@@ -98,13 +120,7 @@ def _setup(params, param, h0, f, method, max_points, max_special, **numbers):
     if isinstance(dim, (int, np.integer)) and h0.shape != (dim,):
         raise ValueError(f"h0: expected shape ({dim},) for this {type(params).__name__}, got {h0.shape}.")
     check_finite("h0", h0)
-    spec = lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) if hasattr(x, "dtype") else x
-    try:
-        out = jax.eval_shape(f, spec(h0), jax.tree_util.tree_map(spec, params))
-    except Exception as err:  # noqa: BLE001 - any failure of the user's field becomes a ValueError here
-        raise ValueError(f"f(h0, params) failed for h0 of shape {h0.shape}: {err}") from err
-    if getattr(out, "shape", None) != h0.shape:
-        raise ValueError(f"f(h0, params) must return shape {h0.shape} like h0, got {getattr(out, 'shape', out)}.")
+    check_field(f, h0, params, "h0")
     numbers.pop("direction")
     settings = Settings(**{k: jnp.asarray(v, int if k == "max_newton" else float) for k, v in numbers.items()},
                         natural=jnp.asarray(method == "natural"))
