@@ -43,9 +43,7 @@ def bifurcation_diagram(diag, *, coordinate=0, ax=None):
             if sel.any():
                 ax.scatter(sp.p[sel], y[sel], marker=marker, s=46, facecolors=face, edgecolors=edge, linewidths=1.4,
                            zorder=5, label=f"{label} ({int(sel.sum())})", gid=f"special-{name.replace(' ', '-')}")
-    field = diag.param.field if diag.param.field is not None else "p"
-    index = "".join(f"[{i}]" for i in diag.param.index)
-    ax.set(xlabel=f"{field}{index}", ylabel=y_label, xlim=diag.span)
+    ax.set(xlabel=diag.param.label, ylabel=y_label, xlim=diag.span)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False, borderaxespad=0.0)
     return ax
 

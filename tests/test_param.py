@@ -56,3 +56,8 @@ def test_constructor_rejects_non_int_indices():
     with pytest.raises(ValueError, match="field must be a str"):
         Param(3)
     assert repr(Param("Uh", 0, 1)) == "Param('Uh', 0, 1)"
+
+
+def test_labels_name_the_entry():
+    assert [p.label for p in (Param("bh", 0), Param("Uh", 0, 1), Param("alpha"), Param())] == [
+        "bh[0]", "Uh[0,1]", "alpha", "p"]

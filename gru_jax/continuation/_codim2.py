@@ -73,7 +73,7 @@ class Curve(eqx.Module):
     (``< 0``: the neutral-saddle part beyond a Bogdanov-Takens point; NaN on fold curves); ``tests`` (N, 2)
     test values (fold: ``w·v``, cusp coefficient; Hopf: ``κ``, ``l1``); ``residual`` (N,) ``max|f|``; ``count``
     (); ``status`` (2,) ``BranchStatus`` codes of the first and last row; ``special`` the ``Codim2Points``;
-    ``kind`` ``"fold"`` or ``"hopf"``, ``param_name``, ``param2_name`` the ``Param`` reprs (static). Padding
+    ``kind`` ``"fold"`` or ``"hopf"``, ``param_name``, ``param2_name`` the ``Param`` labels such as ``bh[0]`` (static). Padding
     rows are NaN.
     """
 
@@ -181,7 +181,7 @@ def _from_start(problem, h0, p0, settings, direction, max_points, max_special):
     out = run(problem, state, settings, max_points, max_special)
     kind = "hopf" if problem.hopf else "fold"
     return Curve(**{k: v for k, v in out.items() if k != "special"}, special=Codim2Points(**out["special"]),
-                 kind=kind, param_name=repr(problem.param), param2_name=repr(problem.param2))
+                 kind=kind, param_name=problem.param.label, param2_name=problem.param2.label)
 
 
 _one = _top_level_or_nested(_from_start)

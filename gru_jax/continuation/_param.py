@@ -36,6 +36,12 @@ class Param(eqx.Module):
     def __repr__(self) -> str:
         return f"Param({', '.join([repr(self.field)] + [str(i) for i in self.index])})"
 
+    @property
+    def label(self) -> str:
+        """A short name for axes and tables: ``bh[0]``, ``Uh[0,1]``, ``p`` for a scalar params."""
+        index = f"[{','.join(map(str, self.index))}]" if self.index else ""
+        return f"{'p' if self.field is None else self.field}{index}"
+
     def _leaf(self, params):
         if self.field is None:
             return params
