@@ -61,3 +61,12 @@ def test_constructor_rejects_non_int_indices():
 def test_labels_name_the_entry():
     assert [p.label for p in (Param("bh", 0), Param("Uh", 0, 1), Param("alpha"), Param())] == [
         "bh[0]", "Uh[0,1]", "alpha", "p"]
+
+
+def test_labels_parse_back():
+    for p in (Param("bh", 0), Param("Uh", 0, 1), Param("alpha"), Param("x", -1)):
+        assert Param.from_label(p.label) == p
+    assert Param.from_label(" Uh[ 1, 0 ] ") == Param("Uh", 1, 0)
+    for bad in ("bh[", "bh[0", "[0]", "bh[a]", "0bh", ""):
+        with pytest.raises(ValueError, match="label"):
+            Param.from_label(bad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Mapping
 
 import equinox as eqx
@@ -41,6 +42,16 @@ class Param(eqx.Module):
         """A short name for axes and tables: ``bh[0]``, ``Uh[0,1]``, ``p`` for a scalar params."""
         index = f"[{','.join(map(str, self.index))}]" if self.index else ""
         return f"{'p' if self.field is None else self.field}{index}"
+
+    @classmethod
+    def from_label(cls, text: str) -> "Param":
+        """The inverse of ``label``: ``"bh[0]"`` -> ``Param("bh", 0)``, ``"Uh[0,1]"``, ``"alpha"``. Raises
+        ``ValueError`` for anything else."""
+        match = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*(?:\[\s*(-?\d+(?:\s*,\s*-?\d+)*)\s*\])?\s*", text)
+        if match is None:
+            raise ValueError(f"expected a parameter label like bh[0], Uh[0,1] or alpha, got {text!r}.")
+        name, index = match.groups()
+        return cls(name, *(int(i) for i in index.split(",")) if index else ())
 
     def _leaf(self, params):
         if self.field is None:
