@@ -97,6 +97,12 @@ step bench_fixed_points_d32 150 --needs benchmarks/fixed_points.py -- \
 step bench_fixed_points_d2_1e6 90 --needs benchmarks/fixed_points.py -- \
     $FP --dims 2 --d2-params 1000000 --scipy-seconds 0 --no-first-call --check-params 64 \
     --json "$OUT/fixed_points_d2_1e6.json"
+CONT="python benchmarks/continuation.py"
+step bench_continuation_single 120 --needs benchmarks/continuation.py --module bifpy -- \
+    $CONT --parts single --json "$OUT/continuation_single.json"
+step bench_continuation_batch 300 --needs benchmarks/continuation.py --module jaxcont -- \
+    $CONT --parts batch --dims 2,32 --n-branches-d2 1024 --n-branches-d32 1024 --jaxcont-seconds 20 \
+    --json "$OUT/continuation_batch.json"
 
 echo "=== summary ($(( $(date +%s) - START ))s of ${SUITE_BUDGET_S}s budget)"
 cat "$SUMMARY"
