@@ -578,3 +578,13 @@ def test_locate_fold_vmaps_and_rejects_bad_guesses():
         locate_fold(saddle_node(0.0), Param("mu"), (jnp.zeros(2), jnp.zeros(2)), f=normal_form)
     with pytest.raises(ValueError, match="h0"):
         locate_fold(saddle_node(0.0), Param("mu"), (jnp.zeros(3), 0.0), f=normal_form)
+
+
+def test_hopf_detection_can_be_switched_off_for_large_systems():
+    # detect_hopf=False skips the (d^2/2)^3 bialternate test: no Hopf point, but n_unstable still jumps by 2
+    b = continuation(stuart_landau(-0.5, 1.0, -1.0), Param("mu"), jnp.zeros(2), f=normal_form, p_max=0.5, ds=0.05,
+                     ds_max=0.2, detect_hopf=False)
+    assert int(b.special.count) == 0 and np.all(np.asarray(b.trim().tests)[:, SpecialKind.HOPF] == 1.0)
+    np.testing.assert_array_equal(np.asarray(b.trim().n_unstable), 2 * (np.asarray(b.trim().p) > 0))
+    with pytest.raises(ValueError, match="detect_hopf"):
+        continuation(stuart_landau(-0.5, 1.0, -1.0), Param("mu"), jnp.zeros(2), f=normal_form, detect_hopf=1)

@@ -35,7 +35,7 @@ def _top_level_or_nested(fn):
 
 
 def _from_start(problem, h0, settings, direction, max_points, max_special):
-    state = init(Problem(problem.f, jax.lax.stop_gradient(problem.params), problem.param),
+    state = init(problem.frozen(),
                  jax.lax.stop_gradient(h0), settings, direction)
     return run(problem, state, settings, max_points, max_special)
 
@@ -95,7 +95,7 @@ def check_field(f, h, params, name: str) -> None:
                          f"{getattr(out, 'shape', out)}.")
 
 
-def _setup(params, param, h0, f, method, max_points, max_special, **numbers):
+def _setup(params, param, h0, f, method, max_points, max_special, detect_hopf=True, **numbers):
     """Check everything (shapes always, values when concrete) before any compile; build problem and settings."""
     if not isinstance(param, Param):
         raise ValueError(f"param: expected a Param, e.g. Param('bh', 0), got {type(param).__name__}.")
@@ -124,13 +124,15 @@ def _setup(params, param, h0, f, method, max_points, max_special, **numbers):
     numbers.pop("direction")
     settings = Settings(**{k: jnp.asarray(v, int if k == "max_newton" else float) for k, v in numbers.items()},
                         natural=jnp.asarray(method == "natural"))
-    return Problem(f, params, param), h0, settings
+    if not isinstance(detect_hopf, bool):
+        raise ValueError(f"detect_hopf: expected True or False, got {detect_hopf!r}.")
+    return Problem(f, params, param, detect_hopf), h0, settings
 
 
 def continuation(params, param: Param, h0, *, f: VectorField | None = None, method: str = "palc",
                  direction=1, ds=0.01, ds_min=1e-6, ds_max=0.1, p_min=-np.inf, p_max=np.inf, tol=1e-10,
                  max_newton=10, grow=1.5, hyperbolic_tol=1e-8, max_points: int = 200,
-                 max_special: int = 8) -> Branch:
+                 max_special: int = 8, detect_hopf: bool = True) -> Branch:
     """Continue the equilibrium near ``h0`` (d,) of ``dh/dt = f(h, params)`` in the scalar ``param`` from its
     value in ``params``, in one direction (``direction=+1``: increasing ``p`` at the start).
 
@@ -140,10 +142,12 @@ def continuation(params, param: Param, h0, *, f: VectorField | None = None, meth
     ``max_newton``, ``grow`` and ``hyperbolic_tol`` are traced: changing them does not recompile (pass the
     same ``f`` object to reuse the compiled program). ``max_points`` rows and ``max_special`` special-point
     slots are static buffer sizes. Folds, branch points and Hopf points (and neutral saddles) are detected
-    in the loop and located. Works under ``jax.vmap``, ``jax.jit`` and ``jax.grad`` (of fold and Hopf
+    in the loop and located; ``detect_hopf=False`` (static) skips the Hopf test, whose cost grows like
+    ``(d²/2)³`` (use it for large d: Hopf points then show only as ``n_unstable`` changing by 2). Works under ``jax.vmap``, ``jax.jit`` and ``jax.grad`` (of fold and Hopf
     locations); raises ``ValueError`` for bad input before compiling.
     """
-    problem, h0, settings = _setup(params, param, h0, f, method, max_points, max_special, direction=direction,
+    problem, h0, settings = _setup(params, param, h0, f, method, max_points, max_special, detect_hopf,
+                                   direction=direction,
                                    ds=ds, ds_min=ds_min, ds_max=ds_max, p_min=p_min, p_max=p_max, tol=tol,
                                    max_newton=max_newton, grow=grow, hyperbolic_tol=hyperbolic_tol)
     return _one(problem, h0, settings, jnp.asarray(direction, float), max_points, max_special)
@@ -152,11 +156,12 @@ def continuation(params, param: Param, h0, *, f: VectorField | None = None, meth
 def continuation_both(params, param: Param, h0, *, f: VectorField | None = None,
                       method: str = "palc", ds=0.01, ds_min=1e-6, ds_max=0.1, p_min=-np.inf,
                       p_max=np.inf, tol=1e-10, max_newton=10, grow=1.5, hyperbolic_tol=1e-8,
-                      max_points: int = 200, max_special: int = 8) -> Branch:
+                      max_points: int = 200, max_special: int = 8, detect_hopf: bool = True) -> Branch:
     """``continuation`` in both directions from the same start, joined into one branch that runs through the
     start in the direction of increasing ``p``: ``2 max_points - 1`` rows, ``2 max_special`` slots;
     ``status`` (2,) says how each end ended. A closed loop is traversed once each way."""
-    problem, h0, settings = _setup(params, param, h0, f, method, max_points, max_special, direction=1, ds=ds,
+    problem, h0, settings = _setup(params, param, h0, f, method, max_points, max_special, detect_hopf, direction=1,
+                                   ds=ds,
                                    ds_min=ds_min, ds_max=ds_max, p_min=p_min, p_max=p_max, tol=tol,
                                    max_newton=max_newton, grow=grow, hyperbolic_tol=hyperbolic_tol)
     backward, forward = (_one(problem, h0, settings, jnp.asarray(dr, float), max_points, max_special)

@@ -142,7 +142,7 @@ def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> di
     branch points ``u_a``, ``u_b`` (d+1,) with test values ``g_a``, ``g_b`` (tangents oriented along the
     chord). Returns the special point's fields (see ``SpecialPoints``)."""
     d = u_a.shape[0] - 1
-    F = Problem(problem.f, jax.lax.stop_gradient(problem.params), problem.param).F
+    F = problem.frozen().F
     u_bracket, status = bracket(F, kind, u_a, u_b, g_a, g_b, settings)
 
     hopf = kind == SpecialKind.HOPF

@@ -30,11 +30,17 @@ def _array(x):
 
 class Problem(eqx.Module):
     """Equilibria of ``f(h, params)`` (e.g. ``gru_jax.vector_field``) continued in ``param``; the start
-    parameter is ``param.get(params)``. ``f`` and ``param`` are static: reuse the same objects to reuse compiles."""
+    parameter is ``param.get(params)``. ``f``, ``param`` and ``hopf`` (whether the loop evaluates the Hopf
+    test) are static: reuse the same objects to reuse compiles."""
 
     f: Callable = eqx.field(static=True)
     params: Any
     param: Param = eqx.field(static=True)
+    hopf: bool = eqx.field(static=True, default=True)
+
+    def frozen(self) -> "Problem":
+        """The same problem with its params behind ``stop_gradient``."""
+        return eqx.tree_at(lambda q: q.params, self, jax.lax.stop_gradient(self.params))
 
     def at(self, p) -> Any:
         """The params with the continued entry set to ``p``."""
@@ -111,7 +117,7 @@ def init(problem: Problem, h0: jax.Array, settings: Settings, direction=1.0) -> 
     status = jnp.where(ok & inside, BranchStatus.RUNNING,
                        jnp.where(ok, BranchStatus.LEFT_WINDOW, BranchStatus.START_FAILED))
     return State(u=u, t=t, ds=jnp.asarray(settings.ds, u.dtype), last_ds=jnp.zeros((), u.dtype),
-                 tests=evaluate_tests(jac, t), events=jnp.zeros(3, bool), residual=jnp.max(jnp.abs(value)),
+                 tests=evaluate_tests(jac, t, problem.hopf), events=jnp.zeros(3, bool), residual=jnp.max(jnp.abs(value)),
                  newton=jnp.asarray(0, jnp.int32), accepted=ok & inside, status=status.astype(jnp.int32))
 
 
@@ -157,7 +163,7 @@ def step(problem: Problem, state: State, settings: Settings) -> State:
     ds, _, ok, landing, v, value, jac, t_new, (iters, finite), _ = jax.lax.while_loop(cond, attempt, start)
 
     ds_next = jnp.where(iters <= s.max_newton // 2, jnp.minimum(ds * s.grow, s.ds_max), ds)
-    tests = evaluate_tests(jac, t_new)
+    tests = evaluate_tests(jac, t_new, problem.hopf)
     status = jnp.where(ok, jnp.where(landing, BranchStatus.LEFT_WINDOW, BranchStatus.RUNNING),
                        jnp.where(finite, BranchStatus.STEP_TOO_SMALL, BranchStatus.NONFINITE))
     new = State(u=v, t=t_new, ds=ds_next, last_ds=ds, tests=tests, events=crossed(state.tests, tests),

@@ -47,7 +47,7 @@ class SpecialPoint(eqx.Module):
 
 
 def _locate(problem: Problem, settings: Settings, u0: jax.Array, hopf: bool) -> SpecialPoint:
-    frozen = Problem(problem.f, jax.lax.stop_gradient(problem.params), problem.param)
+    frozen = problem.frozen()
     u, status, border, jac = refine(frozen.F, hopf, jax.lax.stop_gradient(u0), settings)
     good = (status == LocateStatus.CONVERGED) & jnp.all(jnp.isfinite(u))
     safe_u, safe_jac = jnp.where(good, u, u0), jnp.where(good, jac, jnp.eye(u.shape[0], dtype=u.dtype))

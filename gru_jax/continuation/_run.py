@@ -24,7 +24,7 @@ def run(problem: Problem, state: State, settings: Settings, max_points: int, max
     ``max_special``). Pure: jit and vmap freely. Gradients flow into the rows (``h`` and ``p``: each row
     moves with the params inside its hyperplane, normal to its tangent, or at fixed ``p`` for natural
     continuation) and into the located fold and Hopf points; not into branch points."""
-    frozen = Problem(problem.f, jax.lax.stop_gradient(problem.params), problem.param)
+    frozen = problem.frozen()
     settings = jax.lax.stop_gradient(settings)
     state = jax.lax.stop_gradient(state)
     n, d1, dtype = max_points, state.u.shape[0], state.u.dtype

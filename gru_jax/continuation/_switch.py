@@ -90,10 +90,10 @@ def trace(problem: Problem, settings: Settings, u0, t_old, eps, switching, valid
     branch point (see ``first_point``). Pure: jit and vmap freely; ``join`` the two ways into one branch.
     Returns ``(branch, SwitchStatus code)``; a failed or invalid (``valid`` False) lane gives an empty branch
     with status ``START_FAILED``."""
-    frozen = Problem(problem.f, jax.lax.stop_gradient(problem.params), problem.param)
+    frozen = problem.frozen()
     v, row, status = first_point(frozen.F, settings, u0, t_old, eps, switching)
     launch = valid & (status == SwitchStatus.SWITCHED)
-    state = init(Problem(problem.f, problem.param.set(frozen.params, v[-1]), problem.param), v[:-1], settings,
+    state = init(eqx.tree_at(lambda q: q.params, frozen, problem.param.set(frozen.params, v[-1])), v[:-1], settings,
                  direction)
     flip = jnp.dot(state.t, row) * direction < 0                           # orient along direction * row
     state = eqx.tree_at(lambda s: (s.t, s.tests, s.accepted, s.status), state,

@@ -53,11 +53,12 @@ def hopf_test(a: jax.Array) -> jax.Array:
     return scaled_det(bialternate(a))
 
 
-def evaluate_tests(jac: jax.Array, t: jax.Array) -> jax.Array:
+def evaluate_tests(jac: jax.Array, t: jax.Array, hopf: bool = True) -> jax.Array:
     """Test values (3,) in ``SpecialKind`` order: fold ``t_p``, branch point ``det([[f_h, f_p], [t]])``, Hopf
-    ``det(2 f_h ⊙ I)`` (determinants scaled by ``scaled_det``)."""
+    ``det(2 f_h ⊙ I)`` (determinants scaled by ``scaled_det``; the Hopf test is ``1`` unless ``hopf``)."""
     d = jac.shape[0]
-    return jnp.stack([t[-1], scaled_det(bordered(jac, t)), hopf_test(jac[:, :d])])
+    hopf_value = hopf_test(jac[:, :d]) if hopf else jnp.ones((), jac.dtype)
+    return jnp.stack([t[-1], scaled_det(bordered(jac, t)), hopf_value])
 
 
 def crossed(before: jax.Array, after: jax.Array) -> jax.Array:
