@@ -588,3 +588,18 @@ def test_hopf_detection_can_be_switched_off_for_large_systems():
     np.testing.assert_array_equal(np.asarray(b.trim().n_unstable), 2 * (np.asarray(b.trim().p) > 0))
     with pytest.raises(ValueError, match="detect_hopf"):
         continuation(stuart_landau(-0.5, 1.0, -1.0), Param("mu"), jnp.zeros(2), f=normal_form, detect_hopf=1)
+
+
+def test_special_points_inside_one_step_are_listed_in_branch_order():
+    # a Hopf point 4.6e-4 before a fold (in bh[0]), both inside one step of ds_max = 0.05 (found by tests/test_auto.py)
+    p = Param("bh", 0).set(gj.GRUParams.random(jax.random.key(0), 2, scale=4.0, bias_scale=1.0), -4.0)
+    b = continuation(p, Param("bh", 0), jnp.array([-0.9996, 0.9953]), p_min=-4.0, p_max=4.0, ds_max=0.05,
+                     max_points=400)
+    sp = b.special.trim()
+    assert b.special.labels() == ["Hopf", "fold", "fold", "Hopf"]
+    assert int(sp.interval[0, 0]) == int(sp.interval[1, 0])                  # the same step
+    rows = np.column_stack([np.asarray(b.h[: int(b.count)]), np.asarray(b.p[: int(b.count)])])
+    arclength = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(rows, axis=0), axis=1))])
+    positions = [arclength[i] + np.linalg.norm(np.append(h, q) - rows[i])
+                 for i, h, q in zip(np.asarray(sp.interval[:, 0]), np.asarray(sp.h), np.asarray(sp.p))]
+    assert np.all(np.diff(positions) > 0)

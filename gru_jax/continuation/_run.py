@@ -87,6 +87,13 @@ def run(problem: Problem, state: State, settings: Settings, max_points: int, max
                             lambda: empty(d1 - 1, dtype))
 
     found = jax.lax.map(locate_slot, (valid, jnp.where(valid, kind, 0), jnp.minimum(a, n - 2)))
+    # order along the branch: several events inside one step are detected in kind order, not in branch order
+    i0 = jnp.minimum(a, n - 2)
+    chord = rows["u"][i0 + 1] - rows["u"][i0]
+    u_found = jnp.concatenate([found["h"], found["p"][:, None]], axis=1)
+    s = jnp.sum((u_found - rows["u"][i0]) * chord, axis=1) / jnp.sum(chord * chord, axis=1)
+    order = jnp.argsort(jnp.where(valid, a + jnp.clip(jnp.nan_to_num(s), 0.0, 1.0), jnp.inf))
+    found, a = jax.tree_util.tree_map(lambda x: x[order], found), a[order]
     mask = lambda x, fill: jnp.where(valid.reshape(valid.shape + (1,) * (x.ndim - 1)), x, fill)
     interval = jnp.stack([a, a + 1], axis=1)
     special = SpecialPoints(
