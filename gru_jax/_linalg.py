@@ -31,15 +31,63 @@ def value_and_jacobian(f, h: jax.Array, params) -> tuple[jax.Array, jax.Array]:
     return value, jac
 
 
+def lu(a: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """LU factorisation with partial pivoting of one (n, n) matrix in plain JAX ops: ``(lu, perm, sign)`` with
+    ``a[perm] = L U`` (unit lower ``L`` and ``U`` packed in ``lu``), ``sign`` the permutation's sign.
+
+    Not LAPACK: jaxlib's batched CPU LU (``getrf``) deadlocked under ``vmap`` inside the continuation loops at
+    n = 33 (jaxlib 0.10.2), and plain ops also keep everything on the accelerator. A singular ``a`` leaves a zero
+    on the diagonal of ``U``.
+    """
+    n = a.shape[-1]
+    rows = jnp.arange(n)
+
+    def body(k, carry):
+        m, perm, sign = carry
+        pivot = jnp.argmax(jnp.where(rows >= k, jnp.abs(m[:, k]), -1.0))
+        swap = jnp.where(rows == k, pivot, jnp.where(rows == pivot, k, rows))
+        m, perm = m[swap], perm[swap]
+        below = rows > k
+        factors = jnp.where(below & (m[k, k] != 0), m[:, k] / jnp.where(m[k, k] != 0, m[k, k], 1.0), 0.0)
+        m = m - jnp.outer(factors, jnp.where(below, m[k], 0.0))
+        m = m.at[:, k].set(jnp.where(below, factors, m[:, k]))
+        return m, perm, jnp.where(pivot != k, -sign, sign)
+
+    return jax.lax.fori_loop(0, n, body, (a, rows, jnp.ones((), a.dtype)))
+
+
+def slogdet(a: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(sign, log|det a|)`` of one (n, n) matrix from ``lu`` (``(0, -inf)`` when singular, like LAPACK's)."""
+    m, _, sign = lu(a)
+    diag = jnp.diagonal(m)
+    return sign * jnp.prod(jnp.sign(diag)), jnp.sum(jnp.log(jnp.abs(diag)))
+
+
 def solve(a: jax.Array, b: jax.Array) -> jax.Array:
-    """Solve ``a x = b`` for one system: a (d, d), b (d,). Cramer's rule for d <= 2, LU otherwise."""
+    """Solve ``a x = b`` for one system: a (d, d), b (d,). Cramer's rule for d <= 2, ``lu`` otherwise."""
     d = a.shape[-1]
     if d == 1:
         return b / a[0]
     if d == 2:
         det = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
         return jnp.stack([a[1, 1] * b[0] - a[0, 1] * b[1], a[0, 0] * b[1] - a[1, 0] * b[0]]) / det
-    return jnp.linalg.solve(a, b)
+    m, perm, _ = lu(jnp.asarray(a))
+    return _substitute(m, _substitute(m, jnp.asarray(b)[perm], lower=True), lower=False)
+
+
+def _substitute(m: jax.Array, b: jax.Array, lower: bool) -> jax.Array:
+    """Forward (unit ``L`` of ``lu``) or back (``U``) substitution in plain JAX ops (LAPACK's ``trsm`` deadlocked
+    under ``vmap`` too)."""
+    n = b.shape[0]
+    cols = jnp.arange(n)
+
+    def body(k, x):
+        i = k if lower else n - 1 - k
+        known = (cols < i) if lower else (cols > i)
+        value = b[i] - jnp.dot(jnp.where(known, m[i], 0.0), x)
+        return x.at[i].set(value if lower else value / m[i, i])
+
+    return jax.lax.fori_loop(0, n, body, jnp.zeros_like(b))
 
 
 def classify(eigenvalues: jax.Array, hyperbolic_tol: float | jax.Array = 1e-8,
@@ -67,4 +115,4 @@ def n_unstable(eigenvalues: jax.Array, hyperbolic_tol: float | jax.Array = 1e-8)
     return jnp.sum(eigenvalues.real > hyperbolic_tol * scale[..., None], axis=-1).astype(jnp.int32)
 
 
-__all__ = ["Kind", "classify", "eigvals", "n_unstable", "solve", "value_and_jacobian"]
+__all__ = ["Kind", "classify", "eigvals", "lu", "n_unstable", "slogdet", "solve", "value_and_jacobian"]

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._linalg import solve
+from .._linalg import slogdet, solve
 
 def bordered(jac: jax.Array, row: jax.Array) -> jax.Array:
     """The square (d+1, d+1) matrix ``[[f_h, f_p], [row]]``."""
@@ -41,7 +41,7 @@ def bialternate(a: jax.Array) -> jax.Array:
 def scaled_det(m: jax.Array) -> jax.Array:
     """``det(m)`` with each row of norm above 1 scaled to 1, floored at ``e^-600`` in magnitude: the same sign and
     zeros as ``det``, linear across a simple zero, and no overflow or underflow to a false zero for large m."""
-    sign, logabs = jnp.linalg.slogdet(m)
+    sign, logabs = slogdet(m)
     rows = jnp.sum(jnp.log(jnp.maximum(jnp.linalg.norm(m, axis=1), 1.0)))
     return sign * jnp.exp(jnp.maximum(logabs - rows, -600.0))
 
