@@ -103,6 +103,8 @@ step bench_continuation_single 120 --needs benchmarks/continuation.py --module b
 step bench_continuation_batch 300 --needs benchmarks/continuation.py --module jaxcont -- \
     $CONT --parts batch --dims 2,32 --n-branches-d2 1024 --n-branches-d32 1024 --jaxcont-seconds 20 \
     --json "$OUT/continuation_batch.json"
+step bench_sweep 240 --needs benchmarks/sweep.py -- \
+    python benchmarks/sweep.py --json "$OUT/sweep.json" --plot "$OUT/sweep.png"
 
 echo "=== summary ($(( $(date +%s) - START ))s of ${SUITE_BUDGET_S}s budget)"
 cat "$SUMMARY"

@@ -43,6 +43,17 @@ from ._fixed_points import (
 from ._integrate import SOLVERS as SOLVERS, Trajectory as Trajectory, TrajectoryStatus as TrajectoryStatus, simulate as simulate
 from ._linalg import Kind as Kind, classify as classify, eigvals as eigvals, value_and_jacobian as value_and_jacobian
 from ._slow_points import SlowPoints as SlowPoints, find_slow_points as find_slow_points
+from .sweeps import (    # exported here; the subpackage is ``gru_jax.sweeps`` (plural) so ``gj.sweep`` is the function
+    Census as Census,
+    ContinuationEvents as ContinuationEvents,
+    Stability as Stability,
+    SweepResult as SweepResult,
+    census as census,
+    max_fixed_points_search as max_fixed_points_search,
+    random_grus as random_grus,
+    sweep as sweep,
+    topology_atlas as topology_atlas,
+)
 from .models import (
     CTRNNParams as CTRNNParams,
     GRUParams as GRUParams,

@@ -4,6 +4,8 @@
     gru-jax fixed-points PARAMS [--seeds N] [--seeding random|grid] [--seed INT] [--json]
     gru-jax continue PARAMS --param NAME:i[,j] --from A --to B [--json] [--plot FILE]
                             [--param2 NAME:i[,j] --curve fold|hopf [--from2 A --to2 B]]
+    gru-jax sweep PARAMS --grid NAME:i[,j]=A:B:N [--grid ...] --analysis NAME --out DIR
+                         [--chunk N] [--plot OUTPUT] [--no-progress]
 
 Problems with the input print one line ``gru-jax: error: ...`` on stderr and exit with status 2.
 """
@@ -59,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--to2", type=float, default=float("inf"), metavar="B", help="window of --param2")
     co.add_argument("--plot", metavar="FILE", help="also draw the diagram to this image file")
     co.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    sw = commands.add_parser("sweep", help="run an analysis over a grid of 1-3 parameters (resumable; writes "
+                             "DIR/result.npz and, for 1-2 axes, a PNG map)")
+    sw.add_argument("params", metavar="PARAMS", help="a .json or .npz GRU parameter file: the base of the grid")
+    sw.add_argument("--grid", required=True, action="append", type=_grid_spec, metavar="NAME:i[,j]=A:B:N",
+                    help="one axis: N values from A to B of an entry, e.g. bh:0=-3:3:400 (1 to 3 axes)")
+    sw.add_argument("--analysis", required=True, metavar="NAME", help="a built-in analysis, e.g. census")
+    sw.add_argument("--out", required=True, metavar="DIR", help="output folder: result.npz, the PNG map and "
+                    "the checkpoint (rerun the same command to resume)")
+    sw.add_argument("--chunk", type=_positive_int, default=None, metavar="N", help="parameter sets per call")
+    sw.add_argument("--plot", metavar="OUTPUT", help="the output to map (default: n_stable, else the first numeric scalar one)")
+    sw.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return parser
 
 
@@ -76,6 +90,21 @@ def _param_spec(text: str):
     return Param(name, *indices)
 
 
+def _grid_spec(text: str):
+    """``NAME:i[,j]=A:B:N`` -> ``(label, values)`` with ``N`` values from ``A`` to ``B``."""
+    import numpy as np
+
+    param, sep, span = text.partition("=")
+    parts = span.split(":")
+    try:
+        start, stop, n = float(parts[0]), float(parts[1]), int(parts[2])
+    except (ValueError, IndexError):
+        n = 0
+    if not sep or len(parts) != 3 or n <= 0 or not np.isfinite([start, stop]).all():
+        raise argparse.ArgumentTypeError(f"expected NAME:i[,j]=A:B:N (e.g. bh:0=-3:3:400), got {text!r}")
+    return _param_spec(param).label, np.linspace(start, stop, n)
+
+
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
@@ -84,7 +113,8 @@ def main(argv=None) -> int:
     except SystemExit as exit_:  # --help, or a usage error already reported by argparse
         return int(exit_.code or 0)
     try:
-        return {"fixed-points": _fixed_points, "continue": _continue, "demo": _demo}[args.command](args)
+        return {"fixed-points": _fixed_points, "continue": _continue, "demo": _demo,
+                "sweep": _sweep}[args.command](args)
     except ValueError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
@@ -128,6 +158,43 @@ def _continue(args) -> int:
             axes.figure.savefig(args.plot, dpi=120)
     print(json.dumps(result.to_dict()) if args.json else repr(result))
     return 0
+
+
+def _sweep(args) -> int:
+    from pathlib import Path
+
+    from ._io import load_params
+    from .sweeps._analyses import ANALYSES
+    from .sweeps._sweep import sweep
+
+    if args.analysis not in ANALYSES:
+        raise ValueError(f"--analysis: unknown analysis {args.analysis!r}; choose one of {sorted(ANALYSES)}.")
+    grid = dict(args.grid)
+    if len(grid) != len(args.grid):
+        raise ValueError("--grid: each parameter may appear once.")
+    params = load_params(args.params)
+    out = Path(args.out)
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the list of files
+        result = sweep(ANALYSES[args.analysis](), grid=grid, base=params, chunk=args.chunk,
+                       checkpoint=out / "checkpoint", progress=args.progress)
+    written = [result.save(out / "result.npz")]
+    if len(result.axes) <= 2:
+        name = args.plot or _default_map(result)
+        axes = result.plot(name)
+        written.append(out / f"{name}.png")
+        axes.figure.savefig(written[-1], dpi=120)
+    print(repr(result))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _default_map(result) -> str:
+    """``n_stable`` if the analysis has it, else its first numeric (not boolean) scalar output by name."""
+    scalars = [k for k, v in result.values.items() if v.shape == result.shape and v.dtype.kind in "iuf"]
+    if not scalars:
+        raise ValueError("--plot: the analysis has no numeric scalar output to map.")
+    return "n_stable" if "n_stable" in scalars else scalars[0]
 
 
 def _demo(args) -> int:

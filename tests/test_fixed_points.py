@@ -44,6 +44,28 @@ def test_eleven_point_example(eleven):
         assert np.max(np.abs(np.tanh(np.asarray(eleven.Uh) @ (r * hi) + np.asarray(eleven.bh)) - hi)) < 1e-12
 
 
+THIRTEEN = dict(  # found by gj.max_fixed_points_search (benchmarks/results/sweep_search_cpu_2026-11-27_long.json)
+    Ur=[[-16.024899545974876, -12.166825696465835], [-40.887520529830965, -31.01114420217572]],
+    Uh=[[30.246107041688013, 25.80553487750776], [-14.470237962054824, 60.68810974306284]],
+    br=[17.192079576153922, 12.65648483396512], bh=[0.05410065276751019, 13.959973729526968])
+
+
+def test_a_two_dimensional_gru_with_thirteen_fixed_points():
+    # more than model.md's 11: 6 stable nodes, 6 saddles, 1 unstable focus; each a root checked in numpy, and the
+    # index sum over the trapping box is +1 (nodes and foci +1, saddles -1)
+    q = gj.GRUParams.from_dict(THIRTEEN)
+    fps = gj.find_fixed_points(q, n_seeds=4096, seeding="grid")
+    kinds = fps.kinds()
+    assert int(fps.count) == 13 and kinds.count("stable node") == 6 and kinds.count("saddle") == 6
+    assert kinds.count("unstable focus") == 1
+    assert len(kinds) - 2 * kinds.count("saddle") == 1                      # the index sum
+    h = np.asarray(fps.trim().h)
+    assert (np.max(np.abs(h[:, None] - h[None]), axis=-1) + np.eye(13)).min() > 1e-3
+    for hi in h:
+        r = 1 / (1 + np.exp(-(np.asarray(q.Ur) @ hi + np.asarray(q.br))))
+        assert np.max(np.abs(np.tanh(np.asarray(q.Uh) @ (r * hi) + np.asarray(q.bh)) - hi)) < 1e-12
+
+
 def test_one_dimensional_grus_have_at_most_three_fixed_points():
     p = gj.GRUParams.random(jax.random.key(7), 1, scale=6.0, bias_scale=2.0, batch=(3000,))
     fps = gj.find_fixed_points(p, n_seeds=128, seeding="grid")

@@ -1,0 +1,303 @@
+"""Built-in analyses for parameter sweeps, and a random-GRU ensemble generator.
+
+An analysis is a callable ``analysis(params) -> dict[str, jax.Array]``: ``params`` carries ONE leading batch
+axis of size ``B`` and every output has leading axis ``B`` with a fixed trailing shape. It is pure JAX
+(jit-able) and has a ``name``. Options are checked when the analysis is built (``ValueError``); the batch
+shape is checked when it is called (shapes are static, so also under ``jit``).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._fixed_points import SeedStatus, find_fixed_points, fixed_point
+from .._linalg import Kind, classify, eigvals, n_unstable, value_and_jacobian
+from .._validate import check_choice
+from ..continuation import Param, continuation
+from ..continuation._status import BranchStatus, LocateStatus, SpecialKind
+from ..models import GRUParams
+from ..models._field import batch_shape, resolve_field
+
+# ---- topology code ----------------------------------------------------------------------------------------
+
+KIND_KEYS = tuple(f"n_{k.name.lower()}" for k in Kind)   # n_stable_node, ..., n_non_hyperbolic (Kind order)
+TOPOLOGY_BASE = 100                                      # two decimal digits per kind
+
+
+def encode_topology(counts: jax.Array) -> jax.Array:
+    """Counts per ``Kind`` (..., 6) -> int64 code (...,): two decimal digits per kind, ``Kind`` order from the
+    most significant pair, e.g. 4 stable nodes, 1 unstable node, 4 saddles -> ``04_00_01_00_04_00`` =
+    40001000400. ``-1`` when some count exceeds 99 (not encodable)."""
+    weights = jnp.asarray([TOPOLOGY_BASE ** (len(Kind) - 1 - k) for k in range(len(Kind))], jnp.int64)
+    code = jnp.sum(counts.astype(jnp.int64) * weights, axis=-1)
+    return jnp.where(jnp.all(counts < TOPOLOGY_BASE, axis=-1), code, -1)
+
+
+def decode_topology(code) -> dict[str, np.ndarray]:
+    """Inverse of ``encode_topology``: code (...,) -> ``{"n_stable_node": (...,), ...}`` (``KIND_KEYS``),
+    counts as int64 numpy arrays; ``-1`` codes decode to ``-1`` counts."""
+    code = np.asarray(code, np.int64)
+    out = {}
+    for k, key in enumerate(KIND_KEYS):
+        digits = (code // TOPOLOGY_BASE ** (len(Kind) - 1 - k)) % TOPOLOGY_BASE
+        out[key] = np.where(code < 0, -1, digits)
+    return out
+
+
+def describe_topology(code: int) -> str:
+    """A code in words, e.g. ``"9 points: 4 stable node, 4 saddle, 1 unstable node"``."""
+    if code < 0:
+        return "not encodable (a count > 99)"
+    counts = {k: int(v) for k, v in decode_topology(code).items()}
+    parts = [f"{counts[key]} {kind.label}" for key, kind in zip(KIND_KEYS, Kind) if counts[key]]
+    return f"{sum(counts.values())} points" + (": " + ", ".join(parts) if parts else "")
+
+
+# ---- option checks --------------------------------------------------------------------------------------
+
+def _positive(name: str, value, integer: bool = False) -> None:
+    bad = isinstance(value, bool) or not isinstance(value, (int, np.integer) if integer else (int, float, np.number))
+    if bad or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a positive {'int' if integer else 'number'}, got {value!r}.")
+
+
+def _state(name: str, h0) -> jax.Array | None:
+    if h0 is None:
+        return None
+    h0 = np.asarray(h0, float)
+    if h0.ndim != 1 or not np.all(np.isfinite(h0)):
+        raise ValueError(f"{name}: expected a finite state of shape (d,), got {h0!r}.")
+    return jnp.asarray(h0)
+
+
+def _one_batch_axis(params, name: str) -> int:
+    batch = batch_shape(params)
+    if len(batch) != 1:
+        raise ValueError(f"{name}: expected params with one leading batch axis (B, ...), got batch shape {batch}.")
+    return batch[0]
+
+
+def _start(h0, params, name: str) -> jax.Array:
+    d = getattr(params, "dim", None)
+    if h0 is None:
+        if d is None:
+            raise ValueError(f"{name}: this model has no `dim`; pass h0.")
+        return jnp.zeros(d)
+    if d is not None and h0.shape != (d,):
+        raise ValueError(f"{name}: h0 has shape {h0.shape}, the model has d={d}.")
+    return h0
+
+
+# ---- analyses ---------------------------------------------------------------------------------------------
+
+class Census:
+    """Fixed-point census: how many equilibria of each stability kind, per parameter set.
+
+    ``n_seeds`` seeds (``seeding="grid"`` or ``"random"`` with ``key``) in the model's state box, solved,
+    deduplicated and classified by ``find_fixed_points`` (its ``xtol``, ``max_steps``, ``dedup_tol``,
+    ``hyperbolic_tol``). Outputs, each (B,): ``n_fixed``; one count per ``Kind`` (``KIND_KEYS``:
+    ``n_stable_node``, ``n_stable_focus``, ``n_unstable_node``, ``n_unstable_focus``, ``n_saddle``,
+    ``n_non_hyperbolic``); ``n_stable`` (nodes + foci); ``topology`` (``encode_topology`` of the counts);
+    ``n_failed_seeds`` (seeds that hit ``max_steps`` or went non-finite: a hint that points were missed);
+    ``all_converged``: every found point has a converged eigen-solve, a kind, and ``max|f| <= residual_tol``.
+    A point without a kind (non-finite eigenvalues) counts in ``n_fixed`` only, and makes ``all_converged``
+    false. Counts depend on the seeds: a point no seed reaches is missed (more seeds find more).
+    """
+
+    def __init__(self, n_seeds: int = 64, seeding: str = "grid", hyperbolic_tol: float = 1e-8, *,
+                 key: jax.Array | None = None, xtol: float = 1e-10, max_steps: int = 30, dedup_tol: float = 1e-7,
+                 residual_tol: float = 1e-9, batch_size: int | None = None, name: str = "census"):
+        check_choice("seeding", seeding, ("grid", "random"))
+        _positive("n_seeds", n_seeds, integer=True)
+        _positive("max_steps", max_steps, integer=True)
+        for opt, value in (("hyperbolic_tol", hyperbolic_tol), ("xtol", xtol), ("dedup_tol", dedup_tol),
+                           ("residual_tol", residual_tol)):
+            _positive(opt, value)
+        if batch_size is not None:
+            _positive("batch_size", batch_size, integer=True)
+        if not jax.config.jax_enable_x64:
+            raise ValueError("Census: the topology code needs 64-bit integers; enable jax_enable_x64.")
+        self.name = name
+        self.key = jax.random.key(0) if key is None else key
+        self.options = dict(n_seeds=n_seeds, seeding=seeding, hyperbolic_tol=hyperbolic_tol, xtol=xtol,
+                            max_steps=max_steps, dedup_tol=dedup_tol, batch_size=batch_size)
+        self.residual_tol = residual_tol
+
+    def __repr__(self) -> str:
+        return f"Census({', '.join(f'{k}={v!r}' for k, v in self.options.items())})"
+
+    def __call__(self, params) -> dict[str, jax.Array]:
+        """params with batch (B,) -> dict of (B,) arrays (see the class docstring)."""
+        _one_batch_axis(params, self.name)
+        fps = find_fixed_points(params, key=self.key, **self.options)
+        counts = jnp.stack([jnp.sum(fps.kind == k, axis=-1) for k in Kind], axis=-1).astype(jnp.int32)
+        valid = jnp.arange(fps.kind.shape[-1]) < fps.count[:, None]
+        good = fps.eig_converged & (fps.kind >= 0) & (fps.residual <= self.residual_tol)
+        failed = (fps.seed_status == SeedStatus.MAX_STEPS) | (fps.seed_status == SeedStatus.NONFINITE)
+        out = {"n_fixed": fps.count}
+        out.update({key: counts[:, k] for k, key in enumerate(KIND_KEYS)})
+        out["n_stable"] = out["n_stable_node"] + out["n_stable_focus"]
+        out["topology"] = encode_topology(counts)
+        out["n_failed_seeds"] = jnp.sum(failed, axis=-1).astype(jnp.int32)
+        out["all_converged"] = jnp.all(good | ~valid, axis=-1)
+        return out
+
+
+class Stability:
+    """Stability of the equilibrium reached by Newton from ``h0`` (default: the origin), per parameter set.
+
+    Outputs: ``h`` (B, d); ``max_real`` (B,) the largest real part of the Jacobian's eigenvalues; ``kind``
+    (B,) ``Kind`` code; ``n_unstable`` (B,); ``converged`` (B,) bool: Newton converged, the eigen-solve
+    converged and ``max|f| <= residual_tol``. Newton steps are damped to ``max_step`` (max-norm).
+    """
+
+    def __init__(self, h0=None, *, xtol: float = 1e-12, max_steps: int = 100, max_step: float = 0.5,
+                 hyperbolic_tol: float = 1e-8, residual_tol: float = 1e-9, name: str = "stability"):
+        _positive("max_steps", max_steps, integer=True)
+        for opt, value in (("xtol", xtol), ("max_step", max_step), ("hyperbolic_tol", hyperbolic_tol),
+                           ("residual_tol", residual_tol)):
+            _positive(opt, value)
+        self.h0 = _state("h0", h0)
+        self.name = name
+        self.xtol, self.max_steps, self.max_step = xtol, max_steps, max_step
+        self.hyperbolic_tol, self.residual_tol = hyperbolic_tol, residual_tol
+
+    def __call__(self, params) -> dict[str, jax.Array]:
+        """params with batch (B,) -> dict (see the class docstring)."""
+        _one_batch_axis(params, self.name)
+        h0 = _start(self.h0, params, self.name)
+        opts = {k: jnp.asarray(v) for k, v in dict(xtol=self.xtol, max_steps=self.max_steps, max_step=self.max_step,
+                                                   hyperbolic_tol=self.hyperbolic_tol,
+                                                   residual_tol=self.residual_tol).items()}
+        return _stability(params, h0, opts)
+
+
+@jax.jit
+def _stability(params, h0: jax.Array, opts: dict) -> dict[str, jax.Array]:
+    """``Stability`` for params with batch (B,) from h0 (d,); options traced (one compile per shape)."""
+    field = resolve_field(params, None)
+
+    def one(p):
+        h, status = fixed_point(p, h0, xtol=opts["xtol"], max_steps=opts["max_steps"], max_step=opts["max_step"])
+        value, jac = value_and_jacobian(field, h, p)
+        return h, status, value, jac
+
+    h, status, value, jac = jax.vmap(one)(params)
+    ev, ev_ok = eigvals(jac)
+    residual = jnp.max(jnp.abs(value), axis=-1)
+    tol = opts["hyperbolic_tol"]
+    return {"h": h, "max_real": jnp.max(ev.real, axis=-1), "kind": classify(ev, tol), "n_unstable": n_unstable(ev, tol),
+            "converged": (status == SeedStatus.CONVERGED) & ev_ok & (residual <= opts["residual_tol"])}
+
+
+EVENT_KINDS = (("fold", SpecialKind.FOLD), ("hopf", SpecialKind.HOPF), ("branch_point", SpecialKind.BRANCH_POINT))
+
+
+def _pack(values: jax.Array, mask: jax.Array) -> jax.Array:
+    """Move the masked entries of values (S,) to the front, in order; NaN after them."""
+    order = jnp.argsort(~mask, stable=True)
+    return jnp.where(jnp.sort(~mask), jnp.nan, values[order])
+
+
+class ContinuationEvents:
+    """Special points along one parameter axis, per parameter set: one continuation each (vmapped).
+
+    For every member, ``param`` is set to ``span[0]`` and the equilibrium near ``h0`` (default: the origin)
+    is continued (pseudo-arclength) with ``param`` increasing at the start, inside ``[span[0], span[1]]``,
+    for at most ``max_points`` points. Only the branch through that start is followed. Outputs:
+    ``n_fold``, ``n_hopf``, ``n_branch_point`` (B,) located points of each kind; ``fold_p``, ``hopf_p``,
+    ``branch_point_p`` (B, max_special) their parameter values in branch order, NaN-padded; ``hopf_l1``
+    (B, max_special) first Lyapunov coefficients of the Hopf points (< 0: supercritical); ``n_points`` (B,)
+    branch rows; ``end_status`` (B,) ``BranchStatus`` of the last row; ``converged`` (B,) bool: the branch
+    left the window or closed, every detected point was located, and none was dropped for lack of slots.
+    """
+
+    def __init__(self, param, span, h0=None, *, max_special: int = 8, max_points: int = 400, ds: float = 0.01,
+                 ds_max: float = 0.05, tol: float = 1e-10, hyperbolic_tol: float = 1e-8,
+                 name: str = "continuation_events"):
+        self.param = Param.from_label(param) if isinstance(param, str) else param
+        if not isinstance(self.param, Param):
+            raise ValueError(f"param: expected a Param or a label like 'bh[0]', got {param!r}.")
+        try:
+            lo, hi = (float(v) for v in span)
+        except (TypeError, ValueError):
+            raise ValueError(f"span: expected a pair (p_min, p_max), got {span!r}.") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"span: expected finite p_min < p_max, got {span!r}.")
+        _positive("max_special", max_special, integer=True)
+        _positive("max_points", max_points, integer=True)
+        if max_points < 2:
+            raise ValueError(f"max_points: expected an int >= 2, got {max_points}.")
+        for opt, value in (("ds", ds), ("ds_max", ds_max), ("tol", tol), ("hyperbolic_tol", hyperbolic_tol)):
+            _positive(opt, value)
+        if ds > ds_max:
+            raise ValueError(f"ds: must be <= ds_max, got ds={ds}, ds_max={ds_max}.")
+        self.span, self.h0, self.name = (lo, hi), _state("h0", h0), name
+        self.max_special, self.max_points = max_special, max_points
+        self.settings = dict(ds=ds, ds_max=ds_max, tol=tol, hyperbolic_tol=hyperbolic_tol)
+
+    def __call__(self, params) -> dict[str, jax.Array]:
+        """params with batch (B,) -> dict (see the class docstring)."""
+        _one_batch_axis(params, self.name)
+        h0 = _start(self.h0, params, self.name)
+        lo, hi = self.span
+
+        def one(p):
+            p = self.param.set(p, lo)
+            return continuation(p, self.param, h0, p_min=lo, p_max=hi, max_points=self.max_points,
+                                max_special=self.max_special, **self.settings)
+
+        branch = jax.vmap(one)(params)
+        sp = branch.special
+        used = jnp.arange(self.max_special) < sp.count[:, None]
+        located = used & (sp.located == LocateStatus.CONVERGED)
+        out = {}
+        for label, kind in EVENT_KINDS:
+            mask = located & (sp.kind == kind)
+            out[f"n_{label}"] = jnp.sum(mask, axis=-1).astype(jnp.int32)
+            out[f"{label}_p"] = jax.vmap(_pack)(sp.p, mask)
+        out["hopf_l1"] = jax.vmap(_pack)(sp.l1, located & (sp.kind == SpecialKind.HOPF))
+        end = branch.status[:, 1]
+        out["n_points"] = branch.count
+        out["end_status"] = end
+        out["converged"] = (((end == BranchStatus.LEFT_WINDOW) | (end == BranchStatus.CLOSED_LOOP))
+                            & jnp.all(located | ~used, axis=-1) & (sp.n_detected <= self.max_special))
+        return out
+
+
+# ---- ensembles -------------------------------------------------------------------------------------------
+
+def random_grus(key: jax.Array, n: int, d: int, scale: float = 4.0, *, bias_scale: float = 1.0, m: int = 0,
+                reset: bool = True, update: bool = True, reset_mode: str = "before") -> GRUParams:
+    """``n`` random GRUs of ``d`` units (batch (n,)): ``GRUParams.random(key, d, m, scale=, bias_scale=,
+    batch=(n,))``, recurrent weights with std ``scale/sqrt(d)``, biases with std ``bias_scale``.
+
+    ``reset=False``: no reset gate, ``Ur = br = 0`` (so ``r = 1/2``) and ``Uh`` (and ``bhn``) doubled, so the
+    effective ``r * Uh`` has the requested scale. ``update=False``: ``Uz = bz = 0`` (``z = 1/2``, constant
+    rate: the same equilibria and kinds as without an update gate, eigenvalues halved); input weights of a
+    removed gate are zeroed too. ``reset_mode``: ``"before"`` or ``"after"`` (the PyTorch convention).
+    """
+    _positive("n", n, integer=True)
+    _positive("d", d, integer=True)
+    _positive("scale", scale)
+    _positive("bias_scale", bias_scale)
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 0:
+        raise ValueError(f"m: expected an int >= 0, got {m!r}.")
+    check_choice("reset_mode", reset_mode, ("before", "after"))
+    p = GRUParams.random(key, d, m, scale=scale, bias_scale=bias_scale, reset=reset_mode, batch=(n,))
+    fields = {}
+    if not reset:
+        fields.update(Ur=jnp.zeros_like(p.Ur), br=jnp.zeros_like(p.br), Wr=jnp.zeros_like(p.Wr),
+                      Uh=2.0 * p.Uh, bhn=2.0 * p.bhn)
+    if not update:
+        fields.update(Uz=jnp.zeros_like(p.Uz), bz=jnp.zeros_like(p.bz), Wz=jnp.zeros_like(p.Wz))
+    return GRUParams(**{k: fields.get(k, getattr(p, k)) for k in p.__dataclass_fields__ if k != "reset"},
+                     reset=reset_mode).validate()
+
+
+ANALYSES = {"census": Census, "stability": Stability}   # name -> factory usable without arguments (CLI)
+
+__all__ = ["ANALYSES", "Census", "ContinuationEvents", "KIND_KEYS", "Stability", "decode_topology",
+           "describe_topology", "encode_topology", "random_grus"]

@@ -1,0 +1,150 @@
+"""``SweepResult``: the outputs of a sweep on its axes, with ``.npz`` save/load, xarray/pandas views and plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = 1
+
+
+class SweepResult:
+    """Outputs of ``sweep``: ``values[name]`` has shape ``shape + trailing`` where ``shape`` is the grid shape
+    (one entry per axis, in the order of ``axes``) or ``(N,)`` for an ensemble (axis ``"member"``).
+
+    ``axes``: label -> 1-D values, ordered; ``kind``: ``"grid"`` or ``"ensemble"``; ``analysis``: its name.
+    """
+
+    def __init__(self, values: dict, axes: dict, *, kind: str, analysis: str):
+        self.axes = {str(k): np.asarray(v) for k, v in axes.items()}
+        self.values = {str(k): np.asarray(v) for k, v in values.items()}
+        self.kind = kind
+        self.analysis = analysis
+        shape = self.shape
+        for name, value in self.values.items():
+            if value.shape[: len(shape)] != shape:
+                raise ValueError(f"SweepResult: {name!r} has shape {value.shape}, expected {shape} + trailing.")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The sweep's shape: one entry per axis."""
+        return tuple(len(v) for v in self.axes.values())
+
+    def __repr__(self) -> str:
+        axes = ", ".join(f"{k}: {len(v)} in [{_num(v.min())}, {_num(v.max())}]" for k, v in self.axes.items())
+        rows = [f"SweepResult({self.kind} of {self.analysis!r}, shape {self.shape}; {axes})"]
+        for name, value in self.values.items():
+            summary = (f"min {_num(value.min())}, max {_num(value.max())}"
+                       if value.size and value.dtype.kind in "biuf" else "")
+            rows.append(f"  {name}: {value.dtype} {value.shape} {summary}".rstrip())
+        return "\n".join(rows)
+
+    # ---- files ----------------------------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write to ``path`` (``.npz``, no pickles); returns the path."""
+        path = Path(path)
+        meta = {"format": FORMAT, "kind": self.kind, "analysis": self.analysis,
+                "axes": list(self.axes), "values": list(self.values)}
+        arrays = {f"axis{i}": v for i, v in enumerate(self.axes.values())}
+        arrays.update({f"value{i}": v for i, v in enumerate(self.values.values())})
+        with path.open("wb") as fh:  # an open file keeps numpy from appending a second ".npz"
+            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "SweepResult":
+        """Read a file written by ``save``. Raises ``ValueError`` if it is not one."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"][()]))
+                axes = {k: data[f"axis{i}"] for i, k in enumerate(meta["axes"])}
+                values = {k: data[f"value{i}"] for i, k in enumerate(meta["values"])}
+        except (OSError, KeyError, ValueError, TypeError) as err:
+            raise ValueError(f"{path}: not a SweepResult file ({err}).") from None
+        return cls(values, axes, kind=meta["kind"], analysis=meta["analysis"])
+
+    # ---- views ----------------------------------------------------------------------------------------
+    def to_xarray(self):
+        """An ``xarray.Dataset``: one variable per output, dims = the axes then ``<name>_dim<i>`` trailing."""
+        xr = _require("xarray")
+        dims = list(self.axes)
+        data = {name: (dims + [f"{name}_dim{i}" for i in range(v.ndim - len(dims))], v)
+                for name, v in self.values.items()}
+        return xr.Dataset(data, coords=dict(self.axes), attrs={"analysis": self.analysis, "kind": self.kind})
+
+    def to_pandas(self):
+        """A ``pandas.DataFrame`` indexed by the axes (a MultiIndex for 2-3 axes); an output with trailing
+        dims spreads over columns ``name[i,...]``."""
+        pd = _require("pandas")
+        labels, grids = list(self.axes), list(self.axes.values())
+        index = (pd.Index(grids[0], name=labels[0]) if len(grids) == 1
+                 else pd.MultiIndex.from_product(grids, names=labels))
+        n = int(np.prod(self.shape))
+        columns = {}
+        for name, value in self.values.items():
+            flat = value.reshape((n, -1))
+            trailing = value.shape[len(self.shape):]
+            if not trailing:
+                columns[name] = flat[:, 0]
+                continue
+            for j, idx in enumerate(np.ndindex(*trailing)):
+                columns[f"{name}[{','.join(map(str, idx))}]"] = flat[:, j]
+        return pd.DataFrame(columns, index=index)
+
+    def plot(self, name: str, ax=None):
+        """Draw the scalar output ``name``: a line over one axis, a ``pcolormesh`` map with a colorbar over
+        two, a histogram for an ensemble. Returns the matplotlib ``Axes``."""
+        from .._mpl import plt
+
+        value = self._scalar(name)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.0, 4.5))
+        labels, grids = list(self.axes), list(self.axes.values())
+        if self.kind == "ensemble":
+            ax.hist(value, bins=_bins(value))
+            ax.set_xlabel(name)
+            ax.set_ylabel("members")
+        elif len(grids) == 1:
+            ax.plot(grids[0], value)
+            ax.set_xlabel(labels[0])
+            ax.set_ylabel(name)
+        elif len(grids) == 2:
+            mesh = ax.pcolormesh(grids[0], grids[1], value.T, shading="nearest")
+            ax.set_xlabel(labels[0])
+            ax.set_ylabel(labels[1])
+            ax.figure.colorbar(mesh, ax=ax, label=name)
+        else:
+            raise ValueError(f"plot: a {len(grids)}-axis grid has no map; select a slice of values[{name!r}].")
+        ax.set_title(f"{self.analysis}: {name}")
+        return ax
+
+    def _scalar(self, name: str) -> np.ndarray:
+        if name not in self.values:
+            raise ValueError(f"plot: no output {name!r}; outputs are {list(self.values)}.")
+        value = self.values[name]
+        if value.shape != self.shape:
+            raise ValueError(f"plot: {name!r} has trailing dims {value.shape[len(self.shape):]}; "
+                             "plot a scalar output.")
+        return value
+
+
+def _bins(value: np.ndarray):
+    if value.dtype.kind in "biu":
+        return np.arange(value.min(), value.max() + 2) - 0.5
+    return "auto"
+
+
+def _num(x) -> str:
+    return f"{x:.4g}" if isinstance(x, (float, np.floating)) else str(x)
+
+
+def _require(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError(f"SweepResult.to_{'xarray' if module == 'xarray' else 'pandas'} needs {module}: "
+                          f"pip install {module}") from None
