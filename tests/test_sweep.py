@@ -400,3 +400,25 @@ def test_cli_sweep_errors(tmp_path, capsys, analyses, extra, match):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("gru-jax") and "error" in err and match in err
+
+
+def test_event_clouds_overlay_a_census_map(tmp_path):
+    from gru_jax.sweeps._result import SweepResult
+    b1 = np.linspace(-1.0, 1.0, 5)
+    folds = np.full((5, 3), np.nan)
+    folds[:, 0], folds[:, 1] = -0.5 * (1 - b1**2), 0.5 * (1 - b1**2)        # two folds per slice
+    folds[2, 2] = 0.0                                                      # and a third on one slice
+    events = SweepResult({"fold_p": folds, "hopf_p": np.full((5, 3), np.nan)}, {"bh[1]": b1}, kind="grid",
+                         analysis="continuation_events")
+    census = SweepResult({"n_stable": np.ones((4, 5), np.int32)}, {"bh[0]": np.linspace(-1, 1, 4), "bh[1]": b1},
+                         kind="grid", analysis="census")
+    ax = events.plot_events(census.plot("n_stable"), xlabel="bh[0]")
+    cloud = ax.collections[-1].get_offsets()                               # no Hopf point: no Hopf cloud
+    assert len(cloud) == 11 and ax.get_ylabel() == "bh[1]" and ax.get_xlabel() == "bh[0]"
+    np.testing.assert_allclose(sorted(np.asarray(cloud)[:, 0]), sorted(folds[np.isfinite(folds)]))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fold (11)"]
+    ax.figure.savefig(tmp_path / "overlay.png")
+    with pytest.raises(ValueError, match="one grid axis"):
+        census.plot_events()
+    with pytest.raises(ValueError, match="fold_p"):
+        SweepResult({"n_stable": np.ones(5)}, {"bh[1]": b1}, kind="grid", analysis="census").plot_events()

@@ -120,6 +120,34 @@ class SweepResult:
         ax.set_title(f"{self.analysis}: {name}")
         return ax
 
+    def plot_events(self, ax=None, *, xlabel: str | None = None):
+        """Draw the special-point clouds of a one-axis grid sweep of ``ContinuationEvents`` (outputs ``fold_p``,
+        ``hopf_p``, ``branch_point_p``, each (n, S) NaN-padded): the continued parameter on x, the grid axis on
+        y, e.g. over a census map ``plot(...)`` of the same two parameters. Returns the ``Axes``."""
+        from .._mpl import plt
+
+        if self.kind != "grid" or len(self.axes) != 1:
+            raise ValueError("plot_events: needs a sweep over one grid axis (the second parameter).")
+        clouds = {k: self.values.get(f"{k}_p") for k in ("fold", "hopf", "branch_point")}
+        if all(v is None for v in clouds.values()):
+            raise ValueError(f"plot_events: no fold_p / hopf_p / branch_point_p outputs (a ContinuationEvents "
+                             f"sweep has them); outputs are {list(self.values)}.")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.0, 4.5))
+        (label, grid), = self.axes.items()
+        for (kind, values), (marker, colour) in zip(clouds.items(), EVENT_STYLE):
+            found = np.isfinite(values) if values is not None else None
+            if found is None or not found.any():
+                continue
+            y = np.broadcast_to(np.asarray(grid)[:, None], values.shape)
+            ax.scatter(values[found], y[found], s=6, marker=marker, color=colour,
+                       label=f"{kind.replace('_', ' ')} ({int(found.sum())})")
+        ax.set_ylabel(label)
+        if xlabel is not None:
+            ax.set_xlabel(xlabel)
+        ax.legend(fontsize=8, loc="best")
+        return ax
+
     def _scalar(self, name: str) -> np.ndarray:
         if name not in self.values:
             raise ValueError(f"plot: no output {name!r}; outputs are {list(self.values)}.")
@@ -128,6 +156,9 @@ class SweepResult:
             raise ValueError(f"plot: {name!r} has trailing dims {value.shape[len(self.shape):]}; "
                              "plot a scalar output.")
         return value
+
+
+EVENT_STYLE = (("o", "#111111"), ("^", "#c0282d"), ("s", "#2ca02c"))   # fold, Hopf, branch point
 
 
 def _bins(value: np.ndarray):

@@ -1,6 +1,6 @@
 """``sweep``: run an analysis over a grid of 1-3 parameters, or over an ensemble of parameter sets, in chunks.
 
-The contract with analyses (``gru_jax.sweeps._analyses`` holds the built-in ones):
+The contract with analyses (``gru_jax.sweeps._analyses`` holds the built-in ones, e.g. ``gj.census``):
 
 - An analysis is a callable ``analysis(params) -> dict[str, jax.Array]``. ``params`` is a params pytree (e.g. a
   ``GRUParams``) with ONE leading batch axis of size ``B``; every output has leading axis ``B`` and a fixed
@@ -28,11 +28,10 @@ Multi-host recipe (every host sees the same shared file system and runs the same
     import jax
     jax.distributed.initialize()          # or (coordinator_address="host0:1234", num_processes=N, process_id=i)
     import jax.numpy as jnp, gru_jax as gj
-    from gru_jax.sweeps._sweep import sweep
 
     base = gj.GRUParams.from_dict({"Uh": [[3.0, 0.6], [-0.5, 1.0]]})
     values = jnp.linspace(-3, 3, 2000)
-    res = sweep(my_analysis, grid={"bh[0]": values, "bh[1]": values}, base=base, chunk=65536,
+    res = gj.sweep(gj.census, grid={"bh[0]": values, "bh[1]": values}, base=base, chunk=65536,
                 checkpoint="/shared/runs/bh-grid")   # required with several processes
     if jax.process_index() == 0:
         res.save("/shared/runs/bh-grid.npz")
