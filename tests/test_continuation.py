@@ -586,6 +586,11 @@ def test_hopf_detection_can_be_switched_off_for_large_systems():
                      ds_max=0.2, detect_hopf=False)
     assert int(b.special.count) == 0 and np.all(np.asarray(b.trim().tests)[:, SpecialKind.HOPF] == 1.0)
     np.testing.assert_array_equal(np.asarray(b.trim().n_unstable), 2 * (np.asarray(b.trim().p) > 0))
+    # folds are still detected and located (without the bialternate product in the augmented system)
+    b = continuation(saddle_node(1.0, shift=0.3), Param("mu"), jnp.array([np.sqrt(1.3), 0.0]), f=normal_form,
+                     direction=-1, p_min=-1.0, p_max=2.0, ds=0.05, ds_max=0.2, detect_hopf=False)
+    assert b.special.labels() == ["fold"] and int(b.special.located[0]) == LocateStatus.CONVERGED
+    np.testing.assert_allclose(float(b.special.p[0]), -0.3, atol=1e-12)
     with pytest.raises(ValueError, match="detect_hopf"):
         continuation(stuart_landau(-0.5, 1.0, -1.0), Param("mu"), jnp.zeros(2), f=normal_form, detect_hopf=1)
 

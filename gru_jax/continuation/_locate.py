@@ -82,7 +82,7 @@ def singularity_matrix(F, u, hopf) -> jax.Array:
     size ``max(d, d(d-1)/2)`` so that both share one compiled Newton solve."""
     d = u.shape[0] - 1
     jac_h = value_and_jac(F, u)[1][:, :d]
-    if d < 2:
+    if d < 2 or hopf is False:        # folds only (a problem without Hopf detection): no bialternate product
         return jac_h
     bi = bialternate(jac_h)
     k = max(d, bi.shape[0])
@@ -145,7 +145,7 @@ def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> di
     F = problem.frozen().F
     u_bracket, status = bracket(F, kind, u_a, u_b, g_a, g_b, settings)
 
-    hopf = kind == SpecialKind.HOPF
+    hopf = (kind == SpecialKind.HOPF) if problem.hopf else False
     u_r, st_r, border, jac_r = refine(F, hopf, u_bracket, settings)
     chord = u_b - u_a
     s = jnp.dot(u_r - u_a, chord) / jnp.dot(chord, chord)
@@ -166,7 +166,7 @@ def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> di
     out = dict(kind=jnp.asarray(kind, jnp.int32), h=h, p=p, located=located.astype(jnp.int32),
                residual=jnp.max(jnp.abs(g(h))), omega=jnp.full((), jnp.nan, h.dtype),
                l1=jnp.full((), jnp.nan, h.dtype))
-    if d >= 2:
+    if d >= 2 and problem.hopf:
         _, omega, l1 = hopf_point(g, h, a)
         out.update(kind=jnp.where(hopf & ~jnp.isfinite(omega), SpecialKind.NEUTRAL_SADDLE, kind).astype(jnp.int32),
                    omega=jnp.where(hopf, omega, jnp.nan), l1=jnp.where(hopf, l1, jnp.nan))
