@@ -1,0 +1,1 @@
+"""Periodic orbits: shooting on diffrax, Floquet multipliers, detection from simulation, cycle continuation."""
