@@ -49,6 +49,7 @@ from .sweeps import (    # exported here; the subpackage is ``gru_jax.sweeps`` (
     Stability as Stability,
     SweepResult as SweepResult,
     census as census,
+    codim2_curves_from_sweep as codim2_curves_from_sweep,
     max_fixed_points_search as max_fixed_points_search,
     random_grus as random_grus,
     sweep as sweep,

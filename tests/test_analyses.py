@@ -8,6 +8,7 @@ import pytest
 import gru_jax as gj
 from gru_jax.sweeps._analyses import (ANALYSES, KIND_KEYS, Census, ContinuationEvents, Stability, decode_topology,
                                      describe_topology, encode_topology, random_grus)
+from gru_jax.sweeps._seed import codim2_curves_from_sweep
 from gru_jax.sweeps._atlas import max_fixed_points_search, topology_atlas, verify_fixed_points
 from gru_jax.sweeps._sweep import sweep
 
@@ -129,16 +130,44 @@ def test_continuation_events_folds_of_s_curve():
 
 
 @pytest.mark.slow
-def test_fold_curve_by_batched_slices():
-    # one continuation in bh[0] per value of Uh[0,0] = 2u (a grid sweep): the fold curve b = ±(artanh h - u h)
-    us = np.array([1.25, 1.5, 2.0, 3.0])
+def test_fold_curve_by_batched_slices_and_seeded_codim2_curve():
+    # one continuation in bh[0] per value of Uh[0,0] = 2u (a grid sweep): the fold curve b = ±(artanh h - u h),
+    # h = ±sqrt(1 - 1/u), for u > 1; the cloud then seeds one fold curve through the cusp at (b, u) = (0, 1)
+    us = np.array([0.8, 1.25, 1.5, 2.0, 3.0])
     base = gj.GRUParams.from_dict({"Uh": [[3.0]]})
     res = sweep(ContinuationEvents("bh[0]", (-4.0, 4.0), h0=[-1.0]), grid={"Uh[0,0]": 2 * us}, base=base,
                 progress=False)
-    hf = np.sqrt(1 - 1 / us)
-    bf = np.arctanh(hf) - us * hf
-    assert res.values["n_fold"].tolist() == [2] * len(us) and res.values["converged"].all()
-    np.testing.assert_allclose(np.sort(res.values["fold_p"][:, :2], axis=1), np.stack([bf, -bf], 1), atol=1e-9)
+    hf = np.sqrt(1 - 1 / us[1:])
+    bf = np.arctanh(hf) - us[1:] * hf
+    assert res.values["n_fold"].tolist() == [0] + [2] * len(hf) and res.values["converged"].all()
+    order = np.argsort(res.values["fold_p"][1:, :2], axis=1)
+    np.testing.assert_allclose(np.take_along_axis(res.values["fold_p"][1:, :2], order, 1), np.stack([bf, -bf], 1),
+                               atol=1e-9)
+    fold_h = np.take_along_axis(res.values["fold_h"][1:, :2, 0], order, 1)
+    np.testing.assert_allclose(fold_h, np.stack([hf, -hf], 1), atol=1e-8)
+
+    diagram = codim2_curves_from_sweep(base, res, gj.Param("bh", 0), span=(-4.0, 4.0), ds_max=0.05)
+    assert len(diagram.curves) == 1                          # eight cloud points, one curve
+    c = diagram.curves[0]
+    u, h, b = np.asarray(c.p2) / 2, np.asarray(c.h)[:, 0], np.asarray(c.p)
+    np.testing.assert_allclose(b, np.arctanh(h) - u * h, atol=1e-9)
+    np.testing.assert_allclose(h**2, 1 - 1 / u, atol=1e-8)
+    assert u.min() < 1.0 + 1e-3 and u.max() == pytest.approx(3.0)
+    sp = diagram.special_points
+    assert sp.labels() == ["cusp"]
+    np.testing.assert_allclose([sp.p[0], sp.p2[0]], [0.0, 2.0], atol=1e-8)
+
+
+def test_codim2_from_sweep_bad_input():
+    res = gj.SweepResult({"fold_p": np.full((2, 1), np.nan)}, {"Uh[0,0]": np.array([1.0, 2.0])}, kind="grid",
+                         analysis="continuation_events")
+    base = gj.GRUParams.from_dict({"Uh": [[3.0]]})
+    with pytest.raises(ValueError, match="fold_h"):
+        codim2_curves_from_sweep(base, res, gj.Param("bh", 0))
+    with pytest.raises(ValueError, match="differ"):
+        codim2_curves_from_sweep(base, res, gj.Param("Uh", 0, 0))
+    with pytest.raises(ValueError, match="kind"):
+        codim2_curves_from_sweep(base, res, gj.Param("bh", 0), kind="pitchfork")
 
 
 @pytest.mark.slow

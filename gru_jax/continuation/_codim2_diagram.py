@@ -96,27 +96,36 @@ def codim2_curves(params, diagram: Diagram, param2: Param, *, kind: str = "fold"
     if param2 == diagram.param:
         raise ValueError(f"param2: must differ from the diagram's parameter {diagram.param!r}.")
     p2_0 = float(param2.get(params))
-    window = (tuple(diagram.span), (float(window2[0]), float(window2[1])))
     wanted = SpecialKind.FOLD if kind == "fold" else SpecialKind.HOPF
     sp = diagram.special_points
-    starts = [i for i in range(len(sp.kind)) if sp.kind[i] == wanted and sp.located[i] == LocateStatus.CONVERGED]
+    starts = [(sp.h[i], sp.p[i], p2_0) for i in range(len(sp.kind))
+              if sp.kind[i] == wanted and sp.located[i] == LocateStatus.CONVERGED]
     d = sp.h.shape[1]
     box = np.ptp(np.concatenate([np.asarray(b.h) for b in diagram.branches]), axis=0) if diagram.branches else 0
     scale = np.concatenate([np.maximum(box, 1.0) * np.ones(d), [diagram.span[1] - diagram.span[0]] * 2])
+    window = (tuple(diagram.span), (float(window2[0]), float(window2[1])))
+    return curves_through(params, starts, diagram.param, param2, kind=kind, window=window, scale=scale, f=f,
+                          ds=ds, ds_min=ds_min, ds_max=ds_max, tol=tol, max_points=max_points, max_special=max_special)
+
+
+def curves_through(params, starts, param: Param, param2: Param, *, kind: str, window, scale: np.ndarray,
+                   f: VectorField | None = None, **options) -> CurveDiagram:
+    """The ``kind`` curve through each start ``(h (d,), p, p2)`` in turn (``params`` with ``param2`` set to the
+    start's ``p2``), skipping a start within ``SAME_CURVE`` (distances divided by ``scale`` (d+2,)) of a curve
+    already computed. ``options`` go to ``continue_curve_both``."""
     curves, paths = [], []
-    for i in starts:
-        q = _scaled(sp.h[i], sp.p[i], p2_0, scale)[0]
+    for h, p, p2 in starts:
+        q = _scaled(h, p, p2, scale)[0]
         if any(_distance_to_polyline(q, path) < SAME_CURVE for path in paths):
             continue
-        curve = continue_curve_both(params, diagram.param, param2, (sp.h[i], sp.p[i]), kind=kind, f=f, ds=ds,
-                                    ds_min=ds_min, ds_max=ds_max, window=window, tol=tol, max_points=max_points,
-                                    max_special=max_special)
+        curve = continue_curve_both(param2.set(params, p2), param, param2, (h, p), kind=kind, f=f, window=window,
+                                    **options)
         if int(curve.count) == 0:
             continue
         curve = curve.trim()
         curves.append(curve)
         paths.append(_scaled(np.asarray(curve.h), np.asarray(curve.p), np.asarray(curve.p2), scale))
-    return CurveDiagram(curves, _merged_points(curves, scale), diagram.param, param2, kind)
+    return CurveDiagram(curves, _merged_points(curves, scale), param, param2, kind)
 
 
 def _merged_points(curves: list[Curve], scale: np.ndarray) -> CurvePoints:

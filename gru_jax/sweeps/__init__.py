@@ -1,6 +1,7 @@
 """Parameter sweeps: ``sweep`` runs a batched analysis over a grid of 1-3 parameters or an ensemble of parameter
 sets, in chunks sharded over the local devices, checkpointed and resumable; built-in analyses (fixed-point census,
-stability of an equilibrium, special points of a continuation); the topology atlas and the search for GRUs with
+stability of an equilibrium, special points of a continuation); codim-2 curves seeded from a map's point
+clouds; the topology atlas and the search for GRUs with
 many fixed points."""
 
 from ._analyses import (
@@ -22,6 +23,7 @@ from ._atlas import (
     verify_fixed_points as verify_fixed_points,
 )
 from ._result import SweepResult as SweepResult
+from ._seed import codim2_curves_from_sweep as codim2_curves_from_sweep
 from ._sweep import sweep as sweep
 
 census = Census()    # the default fixed-point census (64 grid seeds)

@@ -196,9 +196,10 @@ EVENT_KINDS = (("fold", SpecialKind.FOLD), ("hopf", SpecialKind.HOPF), ("branch_
 
 
 def _pack(values: jax.Array, mask: jax.Array) -> jax.Array:
-    """Move the masked entries of values (S,) to the front, in order; NaN after them."""
+    """Move the masked entries of values (S, ...) to the front, in order; NaN after them."""
     order = jnp.argsort(~mask, stable=True)
-    return jnp.where(jnp.sort(~mask), jnp.nan, values[order])
+    empty = jnp.sort(~mask).reshape(mask.shape + (1,) * (values.ndim - 1))
+    return jnp.where(empty, jnp.nan, values[order])
 
 
 class ContinuationEvents:
@@ -208,7 +209,8 @@ class ContinuationEvents:
     is continued (pseudo-arclength) with ``param`` increasing at the start, inside ``[span[0], span[1]]``,
     for at most ``max_points`` points. Only the branch through that start is followed. Outputs:
     ``n_fold``, ``n_hopf``, ``n_branch_point`` (B,) located points of each kind; ``fold_p``, ``hopf_p``,
-    ``branch_point_p`` (B, max_special) their parameter values in branch order, NaN-padded; ``hopf_l1``
+    ``branch_point_p`` (B, max_special) their parameter values in branch order, NaN-padded, and ``fold_h``,
+    ``hopf_h``, ``branch_point_h`` (B, max_special, d) their states (the seeds of codim-2 curves); ``hopf_l1``
     (B, max_special) first Lyapunov coefficients of the Hopf points (< 0: supercritical); ``n_points`` (B,)
     branch rows; ``end_status`` (B,) ``BranchStatus`` of the last row; ``converged`` (B,) bool: the branch
     left the window or closed, every detected point was located, and none was dropped for lack of slots.
@@ -258,6 +260,7 @@ class ContinuationEvents:
             mask = located & (sp.kind == kind)
             out[f"n_{label}"] = jnp.sum(mask, axis=-1).astype(jnp.int32)
             out[f"{label}_p"] = jax.vmap(_pack)(sp.p, mask)
+            out[f"{label}_h"] = jax.vmap(_pack)(sp.h, mask)
         out["hopf_l1"] = jax.vmap(_pack)(sp.l1, located & (sp.kind == SpecialKind.HOPF))
         end = branch.status[:, 1]
         out["n_points"] = branch.count
