@@ -169,6 +169,10 @@ def test_rotation_family_loop_of_folds_and_two_hopf_points(rotation):
     np.testing.assert_allclose(sp.omega[hopf], 0.75 * np.sin(np.arccos(2 / 3)), atol=1e-10)
     assert np.all(sp.l1[hopf] < 0) and np.all(sp.located == LocateStatus.CONVERGED)
     assert set(np.asarray(loop.n_unstable).tolist()) == {0, 1}
+    k = int(np.flatnonzero(hopf)[-1])                       # a row as a SpecialPoint (a cycle family's start)
+    point = sp[k]
+    assert int(point.kind) == SpecialKind.HOPF and float(point.p) == sp.p[k] and float(point.l1) == sp.l1[k]
+    np.testing.assert_array_equal(np.asarray(point.h), sp.h[k])
 
 
 def test_s_shaped_gru_curve_is_one_branch_with_two_folds():

@@ -24,6 +24,7 @@ from ..models._field import batch_shape, validate_params
 from ._branch import Branch, SpecialPoints
 from ._continuation import METHODS, _setup
 from ._param import Param
+from ._point import SpecialPoint
 from ._status import BranchStatus, LocateStatus, SpecialKind
 from ._switch import LANES, SwitchStatus, check_lanes, old_direction, run_lanes
 
@@ -54,6 +55,12 @@ class DiagramPoints:
 
     def __len__(self) -> int:
         return len(self.kind)
+
+    def __getitem__(self, k: int) -> SpecialPoint:
+        """Row ``k`` as a ``SpecialPoint`` (e.g. the start of a cycle family at a Hopf point); residual NaN."""
+        return SpecialPoint(kind=jnp.asarray(self.kind[k]), p=jnp.asarray(self.p[k]), h=jnp.asarray(self.h[k]),
+                            located=jnp.asarray(self.located[k]), residual=jnp.asarray(jnp.nan),
+                            omega=jnp.asarray(self.omega[k]), l1=jnp.asarray(self.l1[k]))
 
     def labels(self) -> list[str]:
         """``"fold"``, ``"branch point"`` or ``"Hopf"`` per row."""
