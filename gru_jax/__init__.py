@@ -42,6 +42,15 @@ from ._fixed_points import (
 )
 from ._integrate import SOLVERS as SOLVERS, Trajectory as Trajectory, TrajectoryStatus as TrajectoryStatus, simulate as simulate
 from ._linalg import Kind as Kind, classify as classify, eigvals as eigvals, value_and_jacobian as value_and_jacobian
+from .periodic import (
+    FlowOptions as FlowOptions,
+    LimitCycles as LimitCycles,
+    OrbitStatus as OrbitStatus,
+    PeriodicOrbit as PeriodicOrbit,
+    TrajectoryEnd as TrajectoryEnd,
+    find_limit_cycles as find_limit_cycles,
+    periodic_orbit as periodic_orbit,
+)
 from ._slow_points import SlowPoints as SlowPoints, find_slow_points as find_slow_points
 from .sweeps import (    # exported here; the subpackage is ``gru_jax.sweeps`` (plural) so ``gj.sweep`` is the function
     Census as Census,
