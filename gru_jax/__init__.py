@@ -43,11 +43,15 @@ from ._fixed_points import (
 from ._integrate import SOLVERS as SOLVERS, Trajectory as Trajectory, TrajectoryStatus as TrajectoryStatus, simulate as simulate
 from ._linalg import Kind as Kind, classify as classify, eigvals as eigvals, value_and_jacobian as value_and_jacobian
 from .periodic import (
+    CycleBranch as CycleBranch,
+    CycleKind as CycleKind,
+    CycleStatus as CycleStatus,
     FlowOptions as FlowOptions,
     LimitCycles as LimitCycles,
     OrbitStatus as OrbitStatus,
     PeriodicOrbit as PeriodicOrbit,
     TrajectoryEnd as TrajectoryEnd,
+    continue_cycles as continue_cycles,
     find_limit_cycles as find_limit_cycles,
     periodic_orbit as periodic_orbit,
 )
@@ -55,6 +59,7 @@ from ._slow_points import SlowPoints as SlowPoints, find_slow_points as find_slo
 from .sweeps import (    # exported here; the subpackage is ``gru_jax.sweeps`` (plural) so ``gj.sweep`` is the function
     Census as Census,
     ContinuationEvents as ContinuationEvents,
+    Cycles as Cycles,
     Stability as Stability,
     SweepResult as SweepResult,
     census as census,

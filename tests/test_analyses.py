@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import gru_jax as gj
-from gru_jax.sweeps._analyses import (ANALYSES, KIND_KEYS, Census, ContinuationEvents, Stability, decode_topology,
-                                     describe_topology, encode_topology, random_grus)
+from gru_jax.sweeps._analyses import (ANALYSES, KIND_KEYS, Census, ContinuationEvents, Cycles, Stability,
+                                     decode_topology, describe_topology, encode_topology, random_grus)
 from gru_jax.sweeps._seed import codim2_curves_from_sweep
 from gru_jax.sweeps._atlas import max_fixed_points_search, topology_atlas, verify_fixed_points
 from gru_jax.sweeps._sweep import sweep
@@ -156,6 +156,21 @@ def test_fold_curve_by_batched_slices_and_seeded_codim2_curve():
     sp = diagram.special_points
     assert sp.labels() == ["cusp"]
     np.testing.assert_allclose([sp.p[0], sp.p2[0]], [0.0, 2.0], atol=1e-8)
+
+
+@pytest.mark.slow
+def test_cycles_column_of_a_bias_sweep():
+    # GRUParams.rotation(0.5): Hopf points of the origin at bh[0] = ±0.5216 (AUTO-07p); at bh[0] = 0 the cycle is
+    # the rotation family's at alpha = 0.5, period 23.67402637 (scipy solve_ivp and AUTO-07p agree to 1e-9)
+    res = sweep(Cycles(n_seeds=4), grid={"bh[0]": np.array([-0.8, -0.3, 0.0, 0.3, 0.8])},
+                base=gj.GRUParams.rotation(alpha=0.5, gain=3.0), progress=False)
+    v = res.values
+    assert v["n_cycles"].tolist() == [0, 1, 1, 1, 0] and v["n_stable_cycles"].tolist() == [0, 1, 1, 1, 0]
+    assert v["n_fixed_point_seeds"][[0, 4]].tolist() == [4, 4] and v["n_not_settled_seeds"].sum() == 0
+    assert v["period"][2, 0] == pytest.approx(23.67402637, abs=1e-7)
+    np.testing.assert_allclose(v["period"][1, 0], v["period"][3, 0], rtol=1e-8)     # bh -> -bh, h -> -h symmetry
+    assert v["period"][1, 0] > v["period"][2, 0] and np.isnan(v["period"][:, 1:]).all()
+    assert np.all(v["amplitude"][1:4, 0] > 1.0) and v["stable"][1:4, 0].all()
 
 
 def test_codim2_from_sweep_bad_input():

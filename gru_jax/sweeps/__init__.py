@@ -1,13 +1,13 @@
 """Parameter sweeps: ``sweep`` runs a batched analysis over a grid of 1-3 parameters or an ensemble of parameter
 sets, in chunks sharded over the local devices, checkpointed and resumable; built-in analyses (fixed-point census,
-stability of an equilibrium, special points of a continuation); codim-2 curves seeded from a map's point
-clouds; the topology atlas and the search for GRUs with
-many fixed points."""
+stability of an equilibrium, limit cycles, special points of a continuation); codim-2 curves seeded from a map's
+point clouds; the topology atlas and the search for GRUs with many fixed points."""
 
 from ._analyses import (
     ANALYSES as ANALYSES,
     Census as Census,
     ContinuationEvents as ContinuationEvents,
+    Cycles as Cycles,
     Stability as Stability,
     decode_topology as decode_topology,
     describe_topology as describe_topology,

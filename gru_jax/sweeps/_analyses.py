@@ -19,6 +19,7 @@ from ..continuation import Param, continuation
 from ..continuation._status import BranchStatus, LocateStatus, SpecialKind
 from ..models import GRUParams
 from ..models._field import batch_shape, resolve_field
+from ..periodic import OrbitStatus, TrajectoryEnd, find_limit_cycles
 
 # ---- topology code ----------------------------------------------------------------------------------------
 
@@ -270,6 +271,40 @@ class ContinuationEvents:
         return out
 
 
+class Cycles:
+    """Limit cycles reached by simulation, per parameter set (``find_limit_cycles`` with ``n_seeds`` seeds on a
+    grid, or random with ``key``; other options passed on). Outputs: ``n_cycles`` (B,) distinct converged
+    cycles; ``n_stable_cycles`` (B,); ``period``, ``amplitude`` (B, max_cycles) of the converged cycles, NaN-padded;
+    ``stable`` (B, max_cycles) bool; ``n_fixed_point_seeds``, ``n_cycle_seeds``, ``n_not_settled_seeds`` (B,) where
+    the seeds ended (``TrajectoryEnd``). Simulation finds attracting cycles only."""
+
+    def __init__(self, n_seeds: int = 16, seeding: str = "grid", *, key: jax.Array | None = None,
+                 max_cycles: int = 4, name: str = "cycles", **options):
+        check_choice("seeding", seeding, ("grid", "random"))
+        _positive("n_seeds", n_seeds, integer=True)
+        _positive("max_cycles", max_cycles, integer=True)
+        self.name = name
+        self.options = dict(n_seeds=n_seeds, seeding=seeding, key=jax.random.key(0) if key is None else key,
+                            max_cycles=max_cycles, **options)
+
+    def __repr__(self) -> str:
+        return f"Cycles({', '.join(f'{k}={v!r}' for k, v in self.options.items() if k != 'key')})"
+
+    def __call__(self, params) -> dict[str, jax.Array]:
+        """params with batch (B,) -> dict (see the class docstring)."""
+        _one_batch_axis(params, self.name)
+        found = find_limit_cycles(params, **self.options)
+        c = found.cycles
+        ok = c.status == OrbitStatus.CONVERGED
+        ends = found.seed_end
+        count = lambda end: jnp.sum(ends == end, axis=-1).astype(jnp.int32)
+        return {"n_cycles": jnp.sum(ok, axis=-1).astype(jnp.int32),
+                "n_stable_cycles": jnp.sum(ok & c.stable, axis=-1).astype(jnp.int32),
+                "period": jnp.where(ok, c.period, jnp.nan), "amplitude": jnp.where(ok, c.amplitude, jnp.nan),
+                "stable": ok & c.stable, "n_fixed_point_seeds": count(TrajectoryEnd.FIXED_POINT),
+                "n_cycle_seeds": count(TrajectoryEnd.LIMIT_CYCLE), "n_not_settled_seeds": count(TrajectoryEnd.NOT_SETTLED)}
+
+
 # ---- ensembles -------------------------------------------------------------------------------------------
 
 def random_grus(key: jax.Array, n: int, d: int, scale: float = 4.0, *, bias_scale: float = 1.0, m: int = 0,
@@ -300,7 +335,7 @@ def random_grus(key: jax.Array, n: int, d: int, scale: float = 4.0, *, bias_scal
                      reset=reset_mode).validate()
 
 
-ANALYSES = {"census": Census, "stability": Stability}   # name -> factory usable without arguments (CLI)
+ANALYSES = {"census": Census, "stability": Stability, "cycles": Cycles}   # name -> factory usable without arguments (CLI)
 
-__all__ = ["ANALYSES", "Census", "ContinuationEvents", "KIND_KEYS", "Stability", "decode_topology",
+__all__ = ["ANALYSES", "Census", "ContinuationEvents", "Cycles", "KIND_KEYS", "Stability", "decode_topology",
            "describe_topology", "encode_topology", "random_grus"]
