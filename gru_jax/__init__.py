@@ -55,6 +55,17 @@ from .periodic import (
     find_limit_cycles as find_limit_cycles,
     periodic_orbit as periodic_orbit,
 )
+from .homoclinic import (
+    Detection as Detection,
+    HomoclinicCurve as HomoclinicCurve,
+    HomoclinicPoint as HomoclinicPoint,
+    HomoclinicStatus as HomoclinicStatus,
+    Manifolds as Manifolds,
+    continue_homoclinic as continue_homoclinic,
+    detect_homoclinic as detect_homoclinic,
+    locate_homoclinic as locate_homoclinic,
+    saddle_manifolds as saddle_manifolds,
+)
 from ._slow_points import SlowPoints as SlowPoints, find_slow_points as find_slow_points
 from .sweeps import (    # exported here; the subpackage is ``gru_jax.sweeps`` (plural) so ``gj.sweep`` is the function
     Census as Census,

@@ -9,6 +9,7 @@ import numpy as np
 
 from ._linalg import Kind
 from ._mpl import plt
+from ._plot_cycles import draw_cycles, draw_manifolds
 from .models._field import VectorField, batch_shape, resolve_field, validate_params
 
 #: ``Kind`` code -> (colour, marker, filled); ``-1`` is an unclassified point.
@@ -24,14 +25,17 @@ KIND_STYLE = {
 NULLCLINE_COLOURS = ("#2ca02c", "#1f9bd1")
 
 
-def phase_portrait(params, *, f: VectorField | None = None, fixed_points=None, trajectories=None, ax=None,
-                   lim=(-1.05, 1.05), density: float = 1.2, n_grid: int = 301, legend: bool = True):
+def phase_portrait(params, *, f: VectorField | None = None, fixed_points=None, trajectories=None, cycles=None,
+                   manifolds=None, ax=None, lim=(-1.05, 1.05), density: float = 1.2, n_grid: int = 301,
+                   legend: bool = True):
     """Draw the phase portrait of a 2-D system ``dh/dt = f(h, params)`` on ``ax`` (a new figure if ``None``).
 
     Layers: streamlines of ``f`` (light), both nullclines (zero contours of ``f_1`` and ``f_2`` on an
     ``n_grid``×``n_grid`` grid over ``lim``², which is a pair or a pair of pairs), ``fixed_points`` (a
     single-problem ``FixedPoints``) coloured by kind (``KIND_STYLE``), and ``trajectories`` (a
-    ``Trajectory`` or an array (N, T, 2)) as thin lines with start markers. ``f`` defaults to the params'
+    ``Trajectory`` or an array (N, T, 2)) as thin lines with start markers, limit ``cycles`` (a
+    ``LimitCycles``, a ``PeriodicOrbit`` or orbits (K, n, 2); stable solid, unstable dashed) and a saddle's
+    ``manifolds`` (a ``Manifolds``: at a homoclinic parameter they draw the loop). ``f`` defaults to the params'
     own vector field. Returns the Axes. Raises ``ValueError`` unless the system is 2-D and unbatched.
     """
     validate_params(params)
@@ -56,6 +60,10 @@ def phase_portrait(params, *, f: VectorField | None = None, fixed_points=None, t
         ax.plot([], [], color=colour, lw=1.6, label=f"$\\dot h_{i + 1} = 0$")
     if trajectories is not None:
         _draw_trajectories(ax, trajectories)
+    if manifolds is not None:
+        draw_manifolds(ax, manifolds)
+    if cycles is not None:
+        draw_cycles(ax, params, cycles, f)
     if fixed_points is not None:
         _draw_fixed_points(ax, fixed_points)
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="$h_1$", ylabel="$h_2$", aspect="equal")

@@ -55,3 +55,47 @@ def test_custom_field_and_existing_axes():
 def test_not_two_dimensional_raises(d):
     with pytest.raises(ValueError, match="2-D"):
         phase_portrait(gru_jax.GRUParams.zeros(d))
+
+
+def test_cycles_and_saddle_manifolds_on_a_portrait():
+    from gru_jax.homoclinic._manifolds import saddle_manifolds
+
+    params = gru_jax.GRUParams.rotation(0.5)
+    cycles = gru_jax.find_limit_cycles(params, n_seeds=4)
+    ax = phase_portrait(params, cycles=cycles, n_grid=51)
+    (cycle,) = [line for line in ax.lines if line.get_gid() == "cycle"]
+    xy = cycle.get_xydata()
+    assert cycle.get_linestyle() == "-" and np.ptp(xy, axis=0).min() > 1.0      # the stable cycle, solid
+    np.testing.assert_allclose(xy[0], xy[-1], atol=1e-6)                          # closed
+    assert "stable cycle" in ax.get_legend_handles_labels()[1]
+
+    rotation0 = gru_jax.GRUParams.rotation(0.0)             # saddle at (h*, 0), stable nodes at (h*, ±h*)
+    h_star = 0.8585596
+    manifolds = saddle_manifolds(rotation0, jax.numpy.array([h_star, 0.0]), T=100.0)   # e^{0.25 T} delta >> 1
+    ax = phase_portrait(rotation0, manifolds=manifolds, n_grid=51)
+    unstable = [line.get_xydata() for line in ax.lines if line.get_gid() == "unstable-manifold"]
+    stable = [line.get_xydata() for line in ax.lines if line.get_gid() == "stable-manifold"]
+    assert len(unstable) == 2 and len(stable) == 2
+    ends = np.sort(np.stack([path[-1] for path in unstable]), axis=0)
+    np.testing.assert_allclose(ends, [[h_star, -h_star], [h_star, h_star]], atol=1e-3)   # into the two nodes
+
+
+def test_cycle_family_plot_marks_folds_and_the_end():
+    from types import SimpleNamespace
+
+    from gru_jax.plot import cycle_family
+
+    def bautin(x, p):      # r' = r (b + r^2 - r^4), theta' = 1: Hopf at b = 0, fold of cycles at b = -1/4
+        r2 = x[0] ** 2 + x[1] ** 2
+        g = p["b"] + r2 - r2 ** 2
+        return jax.numpy.array([g * x[0] - x[1], x[0] + g * x[1]])
+
+    family = gru_jax.continue_cycles({"b": jax.numpy.array(0.0)}, gru_jax.Param("b"), f=bautin,
+                                     from_hopf=SimpleNamespace(h=jax.numpy.zeros(2), p=0.0), window=(-0.5, 0.5),
+                                     ds=0.02, ds_max=0.1, n_segments=2, max_points=80)
+    ax = cycle_family(family, y="amplitude", xlabel="b")
+    labels = ax.get_legend_handles_labels()[1]
+    assert "LPC (1)" in labels and f"ends: {family.end}" in labels
+    assert {"cycles, stable", "cycles, unstable"} <= set(labels) and ax.get_xlabel() == "b"
+    (fold,) = [c for c in ax.collections if c.get_label() == "LPC (1)"]
+    assert fold.get_offsets()[0][0] == pytest.approx(-0.25, abs=1e-8)

@@ -1,0 +1,294 @@
+"""Locating a saddle-loop homoclinic bifurcation in one parameter: a root of the split function by secant steps
+that turn into Illinois (modified regula falsi) steps once the root is bracketed, in one ``lax.while_loop``;
+then one Newton step whose derivative in the other parameters is the implicit-function one."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._fixed_points import fixed_point
+from .._linalg import value_and_jacobian
+from .._validate import check_finite, check_positive, is_concrete
+from ..continuation._continuation import _top_level_or_nested
+from ..continuation._param import Param
+from ..models._field import VectorField, batch_shape, resolve_field, validate_params
+from ..periodic._flow import FlowOptions
+from ._manifolds import saddle_eigen
+from ._split import Split, SplitOptions, SplitStatus, split_one
+
+RUNNING = -1
+#: unstable/stable branch signs tried by ``branches="auto"``, in this order
+SIGNS = ((1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0))
+
+
+class HomoclinicStatus(enum.IntEnum):
+    """How a homoclinic point was located (``HomoclinicPoint.status``); ``.message`` says it in words."""
+
+    CONVERGED = 0
+    NO_BRACKET = 1
+    SPLIT_FAILED = 2
+    MAX_STEPS = 3
+    NOT_CONVERGED = 4
+
+    @property
+    def message(self) -> str:
+        return ("located: the split function vanishes",
+                "the split function has the same sign at both ends of the bracket (or no branch pair changes sign)",
+                "the split function could not be evaluated at an iterate (see SplitStatus: saddle lost, branch "
+                "not reaching the section)",
+                "ran out of steps",
+                "the iterates converged to a jump of the split function, not a root (e.g. the crossing moved to "
+                "another part of the section)")[self]
+
+
+class HomoclinicPoint(eqx.Module):
+    """A saddle-loop homoclinic point (any leading batch dims ``B``).
+
+    ``p`` (B...) the parameter value (also ``.param``); ``saddle`` (B..., 2); ``lam`` (B..., 2) ``(lambda_u,
+    lambda_s)``; ``saddle_quantity`` (B...) ``lambda_u + lambda_s`` (negative: the cycle born from the loop is
+    stable); ``residual`` (B...) the split function there; ``unstable``, ``stable`` (B..., 2) the eigenvectors
+    pointing into the branches that form the loop; ``status`` (B...) ``HomoclinicStatus``; ``steps`` (B...)
+    root-finding steps. ``kind`` is ``"saddle-loop"``. ``p`` and ``saddle`` are differentiable in the params.
+    """
+
+    p: jax.Array
+    saddle: jax.Array
+    lam: jax.Array
+    saddle_quantity: jax.Array
+    residual: jax.Array
+    unstable: jax.Array
+    stable: jax.Array
+    status: jax.Array
+    steps: jax.Array
+    kind: str = eqx.field(static=True, default="saddle-loop")
+
+    @property
+    def param(self) -> jax.Array:
+        return self.p
+
+    @property
+    def message(self) -> str:
+        return HomoclinicStatus(int(self.status)).message
+
+    def __repr__(self) -> str:
+        if np.ndim(self.status):
+            ok = int(np.sum(np.asarray(self.status) == HomoclinicStatus.CONVERGED))
+            return f"HomoclinicPoint(batch {np.shape(self.status)}, {ok} converged)"
+        h = " ".join(f"{v:+.8f}" for v in np.asarray(self.saddle))
+        lam = np.asarray(self.lam)
+        return (f"HomoclinicPoint({self.kind}: p={float(self.p):+.12f}, saddle [{h}], lambda_u={lam[0]:+.6g}, "
+                f"lambda_s={lam[1]:+.6g}, saddle quantity {float(self.saddle_quantity):+.6g}, residual "
+                f"{float(self.residual):.1e}, {HomoclinicStatus(int(self.status)).name}, {int(self.steps)} steps)")
+
+
+class Path(eqx.Module):
+    """A one-parameter family ``s -> params``: ``param`` set to ``s`` (``param2`` None), or the arc
+    ``(param, param2) = centre + size (cos s, sin s)`` of a circle."""
+
+    param: Param = eqx.field(static=True)
+    param2: Param | None = eqx.field(static=True, default=None)
+    centre: Any = None
+    size: Any = None
+
+    def at(self, params, s):
+        if self.param2 is None:
+            return self.param.set(params, s)
+        point = self.centre + self.size * jnp.stack([jnp.cos(s), jnp.sin(s)])
+        return self.param2.set(self.param.set(params, point[0]), point[1])
+
+
+def refs_at(f, params, saddle_guess, signs):
+    """Reference directions (2, 2) that pick the branches ``signs = (su, ss)`` (each +-1) relative to the
+    eigenvectors' canonical orientation (largest entry positive) at the saddle near ``saddle_guess``."""
+    h, _ = fixed_point(jax.lax.stop_gradient(params), saddle_guess, f=f)
+    _, jac = value_and_jacobian(f, h, jax.lax.stop_gradient(params))
+    _, _, vectors, _ = saddle_eigen(jac)
+    return jnp.asarray(signs)[:, None] * jnp.where(jnp.isfinite(vectors), vectors, 1.0)
+
+
+def _split(f, opts, path, params, s, saddle, refs, differentiable=False) -> Split:
+    return split_one(f, path.at(params, s), saddle, refs[0], refs[1], opts, differentiable)
+
+
+def root(f, opts: SplitOptions, path: Path, params, a, b, ends: Split, bracketed, xtol, max_steps):
+    """Secant/Illinois iteration on ``s`` from ``(a, b)`` (a bracket if ``bracketed``) where the split is ``ends``
+    (batch (2,)), tracking the saddle and the branch directions. Returns ``(s, saddle, refs, value, status,
+    steps)``; not differentiated."""
+    params = jax.lax.stop_gradient(params)
+    S = lambda s, x, r: _split(f, opts, path, params, s, x, r)
+    fa, fb = ends.value[0], ends.value[1]
+    ok = jnp.all(ends.status == SplitStatus.OK)
+    status = jnp.where(~ok, HomoclinicStatus.SPLIT_FAILED,
+                       jnp.where(bracketed & (fa * fb > 0), HomoclinicStatus.NO_BRACKET, RUNNING))
+
+    def body(carry):
+        a, fa, b, fb, x, r, bracketed, k, _ = carry
+        c = b - fb * (b - a) / (fb - fa)
+        c = jnp.where(bracketed & ~((c - a) * (c - b) < 0), 0.5 * (a + b), c)   # keep Illinois inside
+        sc = S(c, x, r)
+        fc = sc.value
+        good = sc.status == SplitStatus.OK
+        flip = fc * fb < 0
+        shift = flip | ~bracketed
+        a, fa = jnp.where(shift, b, a), jnp.where(shift, fb, fa / 2)          # Illinois: halve the kept end
+        bracketed = bracketed | flip
+        done = (jnp.abs(c - b) <= xtol * (1 + jnp.abs(c))) | (fc == 0)
+        status = jnp.select([~good, done, k + 1 >= max_steps], [HomoclinicStatus.SPLIT_FAILED,
+                            HomoclinicStatus.CONVERGED, HomoclinicStatus.MAX_STEPS], RUNNING).astype(jnp.int32)
+        keep = lambda new, old: jnp.where(good, new, old)
+        return (a, fa, keep(c, b), keep(fc, fb), keep(sc.saddle, x), keep(jnp.stack([sc.unstable, sc.stable]), r),
+                bracketed, k + 1, status)
+
+    carry = (a, fa, b, fb, ends.saddle[1], jnp.stack([ends.unstable[1], ends.stable[1]]), bracketed,
+             jnp.asarray(0, jnp.int32), jnp.asarray(status, jnp.int32))
+    a, fa, b, fb, x, r, bracketed, k, status = jax.lax.while_loop(lambda c: c[-1] == RUNNING, body, carry)
+    return b, x, r, fb, status, k
+
+
+def finish(f, opts: SplitOptions, path: Path, params, s, saddle, refs, status, steps, ptol) -> tuple[Any, HomoclinicPoint]:
+    """One Newton step in ``s`` from the converged ``s`` whose derivative in ``params`` is the implicit-function
+    one, and the point there. Returns ``(s*, HomoclinicPoint)``; ``p`` of the point is ``path.param``'s value and
+    its ``residual`` the split at ``s`` (before the step)."""
+    s, saddle, refs = jax.lax.stop_gradient((s, saddle, refs))
+    fixed = jax.lax.stop_gradient(params)
+    slope = jax.grad(lambda t: _split(f, opts, path, fixed, t, saddle, refs, True).value)(s)
+    value = _split(f, opts, path, params, s, saddle, refs, True).value
+    step = jnp.where(jnp.isfinite(value / slope), value / slope, 0.0)
+    s_new = s - step
+    at = path.at(params, s_new)
+    h, _ = fixed_point(at, saddle, f=f)
+    _, jac = value_and_jacobian(f, h, at)
+    _, lam, vectors, _ = saddle_eigen(jac)
+    vectors = vectors * jnp.where(jnp.sum(vectors * refs, axis=1, keepdims=True) < 0, -1.0, 1.0)
+    big = jnp.abs(jax.lax.stop_gradient(step)) > ptol * (1 + jnp.abs(s))
+    status = jnp.where((status == HomoclinicStatus.CONVERGED) & (big | ~jnp.isfinite(value)),
+                       HomoclinicStatus.NOT_CONVERGED, status)
+    point = HomoclinicPoint(p=path.param.get(at), saddle=h, lam=lam, saddle_quantity=lam[0] + lam[1],
+                            residual=value, unstable=vectors[0], stable=vectors[1], status=status.astype(jnp.int32),
+                            steps=steps)
+    return s_new, point
+
+
+def choose_branches(f, opts, path, params, a, b, bracketed, saddle, signs):
+    """The branch reference directions (2, 2) and the split at ``a`` and ``b`` (a ``Split`` of batch (2,)): from
+    ``signs`` (2,), or, where ``signs`` is NaN ("auto"), the pair of ``SIGNS`` whose split changes sign on
+    ``[a, b]`` with the smallest values (bracketed), or with the smallest ``|split(a)|`` (a start point)."""
+    params = jax.lax.stop_gradient(params)
+    candidates = jnp.where(jnp.isnan(signs), jnp.asarray(SIGNS), signs)
+    refs = jax.vmap(lambda sg: refs_at(f, path.at(params, a), saddle, sg))(candidates)
+    ends = jax.vmap(lambda r: jax.vmap(lambda s: _split(f, opts, path, params, s, saddle, r))(jnp.stack([a, b])))(refs)
+    values = ends.value                                                     # (4, 2), NaN where invalid
+    change = jnp.where(bracketed, values[:, 0] * values[:, 1] < 0, jnp.all(jnp.isfinite(values), axis=1))
+    score = jnp.where(change, jnp.where(bracketed, jnp.max(jnp.abs(values), axis=1), jnp.abs(values[:, 1])), jnp.inf)
+    best = jnp.argmin(score)
+    return refs[best], jax.tree_util.tree_map(lambda x: x[best], ends)
+
+
+def locate_one(f, opts: SplitOptions, path: Path, params, saddle, a, b, bracketed, signs, xtol, ptol, max_steps):
+    """``locate_homoclinic`` for one problem along ``path`` (vmappable): ``(s*, HomoclinicPoint)``."""
+    refs, ends = choose_branches(f, opts, path, params, a, b, bracketed, saddle, signs)
+    s, x, r, _, status, steps = root(f, opts, path, params, a, b, ends, bracketed, xtol, max_steps)
+    return finish(f, opts, path, params, s, x, r, status, steps, ptol)
+
+
+def _locate(f, opts, param, params, saddle, a, b, bracketed, signs, xtol, ptol, max_steps):
+    return locate_one(f, opts, Path(param), params, saddle, a, b, bracketed, signs, xtol, ptol, max_steps)[1]
+
+
+_locate_jit = _top_level_or_nested(_locate)
+
+
+# ---- input checks shared by the public entry points -------------------------------------------------------
+
+def check_problem(params, param: Param, f, saddle, name: str = "saddle"):
+    """Validate params (one planar problem), the lens and a saddle guess; return ``(f, params, saddle)``."""
+    from ..continuation._continuation import as_arrays, check_field
+
+    if not isinstance(param, Param):
+        raise ValueError(f"param: expected a Param, e.g. Param('bh', 0), got {type(param).__name__}.")
+    params = as_arrays(params)
+    validate_params(params)
+    if batch_shape(params):
+        raise ValueError(f"params holds a batch {batch_shape(params)}: one problem per call, or jax.vmap.")
+    param.validate(params)
+    f = resolve_field(params, f)
+    saddle = saddle if isinstance(saddle, jax.core.Tracer) else jnp.asarray(saddle, float)
+    if jnp.shape(saddle) != (2,):
+        raise ValueError(f"{name}: expected one planar state of shape (2,), got {jnp.shape(saddle)} (homoclinic "
+                         f"orbits are computed for planar systems).")
+    check_finite(name, saddle)
+    check_field(f, saddle, params, "h")
+    return f, params, saddle
+
+
+def split_options(radius, delta, t_max, opts) -> SplitOptions:
+    """``SplitOptions`` from checked scalars."""
+    for name, value in (("radius", radius), ("delta", delta), ("t_max", t_max)):
+        if np.ndim(value) != 0:
+            raise ValueError(f"{name}: expected a scalar, got shape {np.shape(value)}.")
+        check_finite(name, value)
+        check_positive(name, value)
+    if is_concrete(radius) and is_concrete(delta) and not float(delta) < float(radius):
+        raise ValueError(f"delta: must be smaller than radius, got delta={float(delta)}, radius={float(radius)}.")
+    if not isinstance(opts, FlowOptions):
+        raise ValueError(f"opts: expected a FlowOptions, got {type(opts).__name__}.")
+    return SplitOptions(radius=jnp.asarray(radius, float), delta=jnp.asarray(delta, float),
+                        t_max=jnp.asarray(t_max, float), flow=opts)
+
+
+def branch_signs(branches) -> jax.Array:
+    """``(2,)`` signs from ``"auto"`` (NaN, NaN) or a pair ``(su, ss)`` of +-1."""
+    if isinstance(branches, str) and branches == "auto":
+        return jnp.full(2, jnp.nan)
+    try:
+        su, ss = (float(b) for b in branches)
+    except (TypeError, ValueError):
+        raise ValueError(f"branches: expected 'auto' or a pair (su, ss) of +1/-1, got {branches!r}.") from None
+    if su not in (1.0, -1.0) or ss not in (1.0, -1.0):
+        raise ValueError(f"branches: each sign must be +1 or -1, got {branches!r}.")
+    return jnp.asarray([su, ss])
+
+
+def check_steps(xtol, ptol, max_steps):
+    for name, value in (("xtol", xtol), ("ptol", ptol)):
+        check_positive(name, value)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+        raise ValueError(f"max_steps: expected an int >= 1, got {max_steps!r}.")
+
+
+def locate_homoclinic(params, param: Param, guess, *, f: VectorField | None = None, branches="auto",
+                      radius=0.1, delta=1e-6, t_max=1000.0, xtol=1e-12, ptol=1e-8, max_steps: int = 60,
+                      opts: FlowOptions = FlowOptions()) -> HomoclinicPoint:
+    """A saddle-loop homoclinic bifurcation of the planar ``dh/dt = f(h, params)`` in ``param``.
+
+    ``guess = (saddle, (p_lo, p_hi))``: a saddle guess (2,) at ``p_lo`` and a bracket with a sign change of the
+    split function; or ``(saddle, p)``: a start value (secant steps from ``p`` and ``p + 1e-4 (1 + |p|)``).
+    The saddle is re-solved by Newton at every parameter value. ``branches``: ``(su, ss)`` picks the unstable
+    and stable branches along ``su`` and ``ss`` times the eigenvectors (largest entry positive) at the start;
+    ``"auto"`` tries the four pairs. ``radius``, ``delta``, ``t_max``: see ``SplitOptions``; ``xtol`` the step
+    tolerance in ``p``; a final Newton step larger than ``ptol (1 + |p|)`` marks a jump (NOT_CONVERGED).
+    ``p`` and ``saddle`` of the result are differentiable in ``params`` (implicit function theorem). Works under
+    ``jax.vmap`` (of ``_locate``); bad input raises ``ValueError`` before compiling.
+    """
+    if not isinstance(guess, (tuple, list)) or len(guess) != 2:
+        raise ValueError(f"guess: expected (saddle (2,), (p_lo, p_hi)) or (saddle (2,), p), got {guess!r}.")
+    f, params, saddle = check_problem(params, param, f, guess[0])
+    bounds = jnp.asarray(guess[1], float)
+    if bounds.shape not in ((), (2,)):
+        raise ValueError(f"guess: the parameter part must be a value or a pair (p_lo, p_hi), got shape {bounds.shape}.")
+    check_finite("guess p", bounds)
+    bracketed = bounds.shape == (2,)
+    if bracketed and is_concrete(bounds) and float(bounds[0]) == float(bounds[1]):
+        raise ValueError(f"guess: the bracket ends must differ, got {np.asarray(bounds).tolist()}.")
+    a, b = (bounds[0], bounds[1]) if bracketed else (bounds, bounds + 1e-4 * (1 + jnp.abs(bounds)))
+    signs = branch_signs(branches)
+    check_steps(xtol, ptol, max_steps)
+    sopts = split_options(radius, delta, t_max, opts)
+    return _locate_jit(f, sopts, param, params, saddle, a, b, jnp.asarray(bracketed), signs, jnp.asarray(xtol, float),
+                       jnp.asarray(ptol, float), int(max_steps))
