@@ -10,6 +10,12 @@ import gru_jax as gj  # noqa: E402
 ELEVEN = dict(Uh=[[41.0067, 16.7589], [14.9421, 48.8903]], Ur=[[-1.6531, -16.6254], [-28.5155, -24.7705]],
               bh=[9.939, 15.642], br=[17.1107, 7.0284])
 
+# A 2-D GRU (reset before, other weights zero) with a saddle-loop homoclinic bifurcation in bh[0], constructed near a
+# Bogdanov-Takens point of its fold curve: located by gru_jax, checked against scipy (tests/test_homoclinic.py) and
+# AUTO-07p's long-period cycles (tests/test_auto_cycles.py).
+HOMOCLINIC_GRU = dict(Uh=[[5.0, 2.5], [-3.0, 0.0]], bh=[-0.0815, -0.0163414448])
+HOMOCLINIC_BH0 = -0.0815007806
+
 
 @pytest.fixture
 def eleven():

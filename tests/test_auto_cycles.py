@@ -323,6 +323,21 @@ def test_gru_path_matches_the_rotation_family(rotation):
     assert t_bias == pytest.approx(t_alpha, rel=1e-8)
 
 
+def test_constructed_gru_saddle_loop_agrees_with_gru_jax():
+    # the GRU of conftest: gru_jax's locate_homoclinic gives HOMOCLINIC_BH0 (tests/test_homoclinic.py checks it
+    # to 1e-9, against scipy too); AUTO-07p's cycle family from the Hopf point reaches period 1e3 at the loop
+    import gru_jax as gj
+    from conftest import HOMOCLINIC_BH0, HOMOCLINIC_GRU
+
+    g = gj.GRUParams.from_dict(HOMOCLINIC_GRU)
+    func = _auto.make_func(_auto.gru_arrays(g), "bh", 0)
+    saddle = [-0.46662309, 0.59385038]                   # at bh0 = -0.0815 (gj.find_fixed_points)
+    est = ac.auto_homoclinic_estimate(func, 2, saddle, -0.0815, par_window=(-0.1, -0.07), direction=-1,
+                                      period_max=1e3, ntst=160)
+    assert est.family.hopf[0] == pytest.approx(-0.081524641491, abs=1e-10)     # gj.locate_hopf's value
+    assert abs(est.p_end - HOMOCLINIC_BH0) < 1e-9
+
+
 def test_bad_input_raises_before_any_run():
     with pytest.raises(ValueError, match="par_window"):
         ac.CycleRun(stuart_landau, 2, [0.0, 0.0], 2.0, par_window=(-1.0, 1.0))

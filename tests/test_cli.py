@@ -206,3 +206,26 @@ def test_continue_bad_options_exit_2(tmp_path, capsys, extra, message):
     assert main(["continue", path, "--from", "-1", "--to", "1", *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_cycles_json_and_plot(tmp_path, capsys):
+    # GRUParams.rotation(0.5): one stable cycle around the unstable focus at the origin, period 23.67402637
+    # (scipy solve_ivp and AUTO-07p agree to 1e-9)
+    a = 0.5
+    uh = 3.0 * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    path = write_json(tmp_path / "rot.json", {"Uh": uh.tolist()})
+    image = tmp_path / "cycles.png"
+    assert main(["cycles", path, "--seeds", "4", "--json", "--plot", str(image)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (cycle,) = out["cycles"]
+    assert cycle["period"] == pytest.approx(23.67402637, abs=1e-7) and cycle["stable"] and cycle["status"] == "converged"
+    mu = np.array(cycle["multipliers"])
+    assert np.abs(mu[:, 0] + 1j * mu[:, 1] - 1).min() < 1e-8 and np.abs(mu[:, 0] + 1j * mu[:, 1]).min() < 0.01
+    assert out["seeds"]["limit_cycle"] + out["seeds"]["fixed_point"] == 4 and out["seeds"]["limit_cycle"] >= 3
+    assert image.stat().st_size > 1000
+
+
+def test_cycles_bad_input_exits_2(tmp_path, capsys):
+    path = write_json(tmp_path / "bad.json", {"Uh": [[1.0, float("nan")], [0.0, 1.0]]})
+    assert main(["cycles", path]) == 2
+    assert "error" in capsys.readouterr().err

@@ -28,8 +28,8 @@ BT_OPTS = dict(radius=0.03, delta=1e-7)
 #: bh[0] near the Bogdanov-Takens point (bh0, bh1) = (-0.0848656728, -0.0123414448), h = (-1/sqrt5, 1/sqrt3), found
 #: on its fold curve by ``continue_curve``; at bh[1] = -0.0163414448 the stable cycle born at the Hopf point
 #: bh0 = -0.0815246 dies in the saddle loop at bh0 = HOMOCLINIC_BH0.
-HOMOCLINIC_GRU = dict(Uh=[[5.0, 2.5], [-3.0, 0.0]], bh=[-0.0815, -0.0163414448])
-HOMOCLINIC_BH0 = -0.0815007806   # located below and checked against scipy to 1e-9
+from conftest import HOMOCLINIC_BH0, HOMOCLINIC_GRU   # located below and checked against scipy to 1e-9
+
 GRU_OPTS = dict(radius=0.002, delta=1e-6, t_max=20000.0)
 
 
