@@ -105,6 +105,8 @@ step bench_continuation_batch 300 --needs benchmarks/continuation.py --module ja
     --json "$OUT/continuation_batch.json"
 step bench_sweep 240 --needs benchmarks/sweep.py -- \
     python benchmarks/sweep.py --json "$OUT/sweep.json" --plot "$OUT/sweep.png"
+step bench_cycles_homoclinic 240 --needs benchmarks/cycles.py -- \
+    python benchmarks/cycles.py --parts homoclinic --n-values 1024,16384 --json "$OUT/cycles_homoclinic.json"
 
 echo "=== summary ($(( $(date +%s) - START ))s of ${SUITE_BUDGET_S}s budget)"
 cat "$SUMMARY"

@@ -6,6 +6,8 @@
                             [--param2 NAME:i[,j] --curve fold|hopf [--from2 A --to2 B]]
     gru-jax sweep PARAMS --grid NAME:i[,j]=A:B:N [--grid ...] --analysis NAME --out DIR
                          [--chunk N] [--plot OUTPUT] [--no-progress]
+    gru-jax cycles PARAMS [--seeds N] [--seed INT] [--json] [--plot FILE]
+    gru-jax homoclinic PARAMS --param NAME:i[,j] --from A --to B [--period-max T] [--json]
 
 Problems with the input print one line ``gru-jax: error: ...`` on stderr and exit with status 2.
 """
@@ -73,6 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--chunk", type=_positive_int, default=None, metavar="N", help="parameter sets per call")
     sw.add_argument("--plot", metavar="OUTPUT", help="the output to map (default: n_stable, else the first numeric scalar one)")
     sw.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+    cy = commands.add_parser("cycles", help="limit cycles reached by simulation from many initial states: "
+                             "period, amplitude, Floquet multipliers, stability")
+    cy.add_argument("params", metavar="PARAMS", help="a .json or .npz GRU parameter file (as for fixed-points)")
+    cy.add_argument("--seeds", type=_positive_int, default=64, metavar="N", help="initial states (default: 64)")
+    cy.add_argument("--seed", type=int, default=0, metavar="INT", help="random key for the initial states")
+    cy.add_argument("--plot", metavar="FILE", help="also draw the phase portrait with the cycles (2-D only)")
+    cy.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    ho = commands.add_parser("homoclinic", help="homoclinic (saddle-loop) and SNIC bifurcations in one parameter: "
+                             "the cycle families born at the Hopf points, followed to their ends (2-D)")
+    ho.add_argument("params", metavar="PARAMS", help="a .json or .npz file of a 2-D GRU")
+    ho.add_argument("--param", required=True, type=_param_spec, metavar="NAME:i[,j]",
+                    help="the parameter, e.g. bh:0 or Uh:0,1")
+    ho.add_argument("--from", dest="start", required=True, type=float, metavar="A", help="start of the span")
+    ho.add_argument("--to", dest="stop", required=True, type=float, metavar="B", help="end of the span")
+    ho.add_argument("--period-max", type=float, default=500.0, metavar="T",
+                    help="a family whose period passes T ends at a homoclinic or SNIC point (default: %(default)s)")
+    ho.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     return parser
 
 
@@ -113,8 +134,8 @@ def main(argv=None) -> int:
     except SystemExit as exit_:  # --help, or a usage error already reported by argparse
         return int(exit_.code or 0)
     try:
-        return {"fixed-points": _fixed_points, "continue": _continue, "demo": _demo,
-                "sweep": _sweep}[args.command](args)
+        return {"fixed-points": _fixed_points, "continue": _continue, "demo": _demo, "sweep": _sweep,
+                "cycles": _cycles, "homoclinic": _homoclinic}[args.command](args)
     except ValueError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
@@ -195,6 +216,51 @@ def _default_map(result) -> str:
     if not scalars:
         raise ValueError("--plot: the analysis has no numeric scalar output to map.")
     return "n_stable" if "n_stable" in scalars else scalars[0]
+
+
+def _cycles(args) -> int:
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the result alone
+        import jax
+
+        from . import find_limit_cycles
+        from ._io import load_params
+
+        params = load_params(args.params)
+        result = find_limit_cycles(params, n_seeds=args.seeds, key=jax.random.key(args.seed))
+        if args.plot:
+            if params.dim != 2:
+                raise ValueError(f"--plot: phase portraits are 2-D; this GRU has {params.dim} units.")
+            from . import plot
+
+            plot.phase_portrait(params, cycles=result).figure.savefig(args.plot, dpi=120)
+    print(json.dumps(result.to_dict(params)) if args.json else repr(result))
+    return 0
+
+
+def _homoclinic(args) -> int:
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the result alone
+        from ._io import load_params
+        from .homoclinic._report import homoclinic_report
+
+        params = load_params(args.params)
+        args.param.validate(params)
+        report = homoclinic_report(params, args.param, (args.start, args.stop), period_max=args.period_max)
+    print(json.dumps(report) if args.json else _report_text(report))
+    return 0
+
+
+def _report_text(report: dict) -> str:
+    lines = [f"{len(report['hopf'])} Hopf point(s), {len(report['homoclinic'])} homoclinic / SNIC point(s), "
+             f"{len(report['cycle_folds'])} fold(s) of cycles"]
+    for h in report["hopf"]:
+        lines.append(f"  Hopf        p={h['param']:+.10f}  omega={h['omega']:.6g}  l1={h['l1']:+.4g}  "
+                     f"family ends: {h['family_end']}")
+    for h in report["homoclinic"]:
+        sq = "" if h["saddle_quantity"] is None else f"  saddle quantity {h['saddle_quantity']:+.6g}"
+        lines.append(f"  {h['kind']:<11} p={h['param']:+.10f}  at [{' '.join(f'{v:+.6f}' for v in h['saddle'])}]{sq}")
+    for c in report["cycle_folds"]:
+        lines.append(f"  cycle fold  p={c['param']:+.10f}  period {c['period']:.6g}")
+    return "\n".join(lines)
 
 
 def _demo(args) -> int:

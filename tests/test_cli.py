@@ -229,3 +229,22 @@ def test_cycles_bad_input_exits_2(tmp_path, capsys):
     path = write_json(tmp_path / "bad.json", {"Uh": [[1.0, float("nan")], [0.0, 1.0]]})
     assert main(["cycles", path]) == 2
     assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_homoclinic_json_for_the_constructed_saddle_loop(tmp_path, capsys):
+    # conftest's GRU: the cycle born at the Hopf point bh0 = -0.081524641491 ends in a saddle loop at
+    # bh0 = -0.0815007806 (gru_jax's split function, scipy; AUTO-07p's long-period cycles: -0.081500780574)
+    from conftest import HOMOCLINIC_BH0, HOMOCLINIC_GRU
+
+    path = write_json(tmp_path / "loop.json", HOMOCLINIC_GRU)
+    assert main(["homoclinic", path, "--param", "bh:0", "--from", "-0.1", "--to", "-0.07", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (hopf,) = out["hopf"]
+    assert hopf["param"] == pytest.approx(-0.081524641491, abs=1e-10) and hopf["l1"] < 0
+    assert hopf["family_end"] == "homoclinic (saddle-loop)" and out["cycle_folds"] == []
+    (loop,) = out["homoclinic"]
+    assert loop["kind"] == "saddle-loop" and loop["located"]
+    assert loop["param"] == pytest.approx(HOMOCLINIC_BH0, abs=1e-9)
+    assert loop["saddle_quantity"] == pytest.approx(-0.0220556, abs=1e-6)     # < 0: the cycle was stable
+    np.testing.assert_allclose(loop["saddle"], [-0.46652378, 0.59375395], atol=1e-7)

@@ -197,7 +197,9 @@ def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: ja
     """The first cycle near the Hopf point ``(h (d,), p ())``: ``h + 2 ds Re(e^{iθ} q)`` with the critical
     eigenvector ``q`` (``<q, q> = 1/2``), period ``2π/ω``, and ``p`` moved by ``-l1 ω ds² / μ'`` (the side where
     the normal form ``r² = -μ'(p - p_H)/(l1 ω)`` has a cycle; ``μ'`` the transversality ``d Re λ/dp``); corrected
-    on the hyperplane that fixes its projection on the eigen-direction. The tangent points to growing amplitude."""
+    on the hyperplane that fixes its projection on the eigen-direction, with the amplitude quartered and the cycle
+    corrected again while that fails (down to ``ds_min``); the first step is that amplitude. The tangent points
+    away from the Hopf point (along the secant from it to the first cycle)."""
     prm = problem.at(p)
     g = lambda x: problem.f(x, prm)
     a = jax.jacfwd(g)(h)
@@ -207,19 +209,31 @@ def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: ja
     h_p = -solve(a, jax.jvp(lambda c: problem.f(h, c), (prm,), (dparams,))[1])
     a_p = jax.jvp(lambda x, c: jax.jacfwd(problem.f)(x, c), (h, prm), (h_p, dparams))[1]
     mu_p = jnp.vdot(left, a_p @ q).real
-    r0 = s.ds
-    dp = -l1 * omega * r0**2 / mu_p
-    dp = jnp.where(jnp.isfinite(dp), dp, 0.0)
     theta = 2 * jnp.pi * jnp.arange(problem.n_segments) / problem.n_segments
-    X = h + 2 * r0 * jnp.real(jnp.exp(1j * theta)[:, None] * q[None, :])
-    u0 = jnp.concatenate([X.ravel(), jnp.stack([2 * jnp.pi / omega, p + dp])])
-    row = jnp.concatenate([(X - h).ravel(), jnp.zeros(2, X.dtype)])
-    row = row / jnp.linalg.norm(row)
-    ref = (X[0], problem.f(X[0], problem.at(p + dp)))
-    v, conv, iters, finite, evaluated = correct(problem, u0, row, ref, 1.0, s.tol, 3 * s.max_newton)
-    t = tangent(own_section(problem, v, evaluated[1]), row)
-    ok = conv & jnp.all(jnp.isfinite(t)) & (problem.split(v)[1] > 0)
-    return _state(problem, v, t, s.ds, 0.0, evaluated, iters, ok, _start_status(ok, v, problem, s))
+    u_hopf = jnp.concatenate([jnp.tile(h, problem.n_segments), jnp.stack([2 * jnp.pi / omega, p])])
+
+    def attempt(r0):
+        dp = -l1 * omega * r0**2 / mu_p
+        dp = jnp.where(jnp.isfinite(dp), dp, 0.0)
+        X = h + 2 * r0 * jnp.real(jnp.exp(1j * theta)[:, None] * q[None, :])
+        u0 = jnp.concatenate([X.ravel(), jnp.stack([2 * jnp.pi / omega, p + dp])])
+        row = jnp.concatenate([(X - h).ravel(), jnp.zeros(2, X.dtype)])
+        row = row / jnp.linalg.norm(row)
+        ref = (X[0], problem.f(X[0], problem.at(p + dp)))
+        v, conv, iters, finite, evaluated = correct(problem, u0, row, ref, 1.0, s.tol, 3 * s.max_newton)
+        t = tangent(own_section(problem, v, evaluated[1]), row)
+        t = jnp.where(jnp.dot(t, v - u_hopf) < 0, -t, t)          # away from the Hopf point
+        ok = conv & jnp.all(jnp.isfinite(t)) & (problem.split(v)[1] > 0)
+        return v, t, evaluated, iters, ok
+
+    def retry(carry):     # a strongly nonlinear Hopf point (large |l1|) needs a smaller first cycle
+        r0, *_ = carry
+        return (0.25 * r0, *attempt(0.25 * r0))
+
+    first = (s.ds, *attempt(s.ds))
+    r0, v, t, evaluated, iters, ok = jax.lax.while_loop(
+        lambda c: ~c[-1] & (c[0] > 4 * s.ds_min), retry, first)
+    return _state(problem, v, t, r0, 0.0, evaluated, iters, ok, _start_status(ok, v, problem, s))   # first step: r0
 
 
 def start_from_orbit(problem: CycleProblem, s: CycleSettings, x0: jax.Array, period, direction) -> CycleState:

@@ -1,0 +1,62 @@
+"""Where the cycle families of a planar system end, in one parameter: the ``gru-jax homoclinic`` report."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..continuation._diagram import bifurcation_diagram
+from ..continuation._param import Param
+from ..continuation._status import LocateStatus, SpecialKind
+from ..models._field import VectorField
+from ..periodic._continue import continue_cycles
+from ..periodic._cycle_branch import CycleKind, CycleStatus
+from ._locate import HomoclinicStatus, locate_homoclinic
+
+SAME = 1e-7      # two ends within this distance in the parameter are one point
+
+
+def homoclinic_report(params, param: Param, span, *, f: VectorField | None = None, period_max: float = 500.0,
+                      max_points: int = 400) -> dict:
+    """Hopf points of the equilibria in ``span``, the cycle family born at each (continued inside ``span`` until
+    its period passes ``period_max``), its folds of cycles, and how it ends: a saddle-loop homoclinic point is
+    located (``locate_homoclinic``, from the saddle the family ends at), a SNIC is placed at the fold of
+    equilibria where it ends. JSON-ready: ``{"hopf": [{"param", "h", "omega", "l1", "family_end"}],
+    "homoclinic": [{"param", "saddle", "saddle_quantity", "kind", "located"}], "cycle_folds": [{"param",
+    "period"}]}``; ``saddle_quantity`` is None for a SNIC (whose ``saddle`` is the saddle-node)."""
+    lo, hi = (float(v) for v in span)
+    diagram = bifurcation_diagram(params, param, span=(lo, hi), f=f)
+    sp = diagram.special_points
+    folds = [k for k in range(len(sp)) if sp.kind[k] == SpecialKind.FOLD and sp.located[k] == LocateStatus.CONVERGED]
+    report = {"hopf": [], "homoclinic": [], "cycle_folds": []}
+    for k in range(len(sp)):
+        if sp.kind[k] != SpecialKind.HOPF or sp.located[k] != LocateStatus.CONVERGED:
+            continue
+        family = continue_cycles(params, param, from_hopf=sp[k], f=f, window=(lo, hi), period_max=period_max,
+                                 ds_max=period_max / 50, max_points=max_points).trim()   # near the end T dominates ds
+        report["hopf"].append({"param": float(sp.p[k]), "h": sp.h[k].tolist(), "omega": float(sp.omega[k]),
+                               "l1": float(sp.l1[k]), "family_end": family.end})
+        points = family.special
+        for i in range(int(points.count)):
+            if int(points.kind[i]) == CycleKind.LPC:
+                _add(report["cycle_folds"], {"param": float(points.p[i]), "period": float(points.period[i])})
+        end = family.family_end
+        if int(family.status) == CycleStatus.HOMOCLINIC:
+            found = locate_homoclinic(params, param, (end.equilibrium, end.p_end), f=f,       # section inside the loop
+                                      radius=0.1 * float(family.amplitude[-1]), t_max=10 * period_max)
+            ok = int(found.status) == HomoclinicStatus.CONVERGED
+            _add(report["homoclinic"], {
+                "param": float(found.p if ok else end.p_end), "saddle": np.asarray(found.saddle if ok else
+                                                                                  end.equilibrium).tolist(),
+                "saddle_quantity": float(found.saddle_quantity if ok else end.saddle_quantity),
+                "kind": "saddle-loop", "located": ok})
+        elif int(family.status) == CycleStatus.SNIC and folds:
+            j = min(folds, key=lambda j: abs(sp.p[j] - float(end.p_end)))
+            _add(report["homoclinic"], {"param": float(sp.p[j]), "saddle": sp.h[j].tolist(), "saddle_quantity": None,
+                                        "kind": "SNIC", "located": True})
+    return report
+
+
+def _add(rows: list, row: dict) -> None:
+    """Append ``row`` unless a row of the same kind lies within ``SAME`` of it in the parameter."""
+    if not any(r.get("kind") == row.get("kind") and abs(r["param"] - row["param"]) < SAME for r in rows):
+        rows.append(row)
