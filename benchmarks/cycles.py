@@ -6,7 +6,7 @@ Measured in one run, float64, warm timings (medians of interleaved repeats), bas
 
 (a) family: the rotation GRU (model.md section 3, ``Uh = 3 R(alpha)``, ``z = r = 1/2``) continued in alpha from
     its Hopf point at arccos(2/3) down to the SNIC, until the period passes 3000.
-    * gru_jax: ``continue_cycles(..., from_hopf=locate_hopf(...), period_max=3000)``: 10-segment shooting on
+    * gru_jax: ``continue_cycles(..., from_hopf=locate_hopf(...), period_max=3000, ds_max=50)``: 10-segment shooting on
       diffrax (Tsit5, rtol 1e-10), folds of cycles / PD / NS tests, Floquet multipliers, the end classified.
     * AUTO-07p (bifpy, ``benchmarks/_auto_cycles.py``): the same field transpiled to Fortran, collocation with
       NTST = 120, NCOL = 4, from its own Hopf point, UZSTOP at period 3000; warm = rerunning the compiled
@@ -18,8 +18,8 @@ Measured in one run, float64, warm timings (medians of interleaved repeats), bas
     saddle-loop parameter b1* from our cycle family's end, from ``locate_homoclinic``, and from AUTO's
     long-period cycle (period 1000).
 (c) detection throughput: ``detect_homoclinic`` on the same normal form with N values of b1 in one vmapped call
-    (split functions per second, located points checked against (b)), against the same split function jitted
-    for one value and called in a Python loop over the N values.
+    (parameter values per second, four branch pairs each, brackets located; found points printed against (b)),
+    against the same split functions (four pairs) jitted for one value and called in a Python loop.
 """
 
 from __future__ import annotations
@@ -65,14 +65,14 @@ def bt_auto(u, par):
     return [u[1], par[0] - 0.5 * u[0] + u[0] * u[0] - u[0] * u[1]]
 
 
-def family_part(repeats: int) -> dict:
+def family_part(repeats: int, ds_max: float) -> dict:
     import _auto_cycles as ac
 
     alpha = gj.Param("alpha")
     params = {"alpha": jnp.asarray(1.0)}
     hopf = gj.locate_hopf(params, alpha, (jnp.zeros(2), float(np.arccos(2 / 3)) + 1e-3), f=rotation)
     run = lambda: gj.continue_cycles(params, alpha, f=rotation, from_hopf=hopf, window=(0.0, 1.2),
-                                     period_max=3000.0, max_points=300, ds_max=0.5)
+                                     period_max=3000.0, max_points=300, ds_max=ds_max)
     first, fam = C.time_once(run)
     auto = ac.CycleRun(rotation_auto, 2, [0.0, 0.0], 1.0, par_window=(0.0, 1.2), direction=-1, period_max=3e3,
                        ntst=120, p_values=ALPHAS, every=10**6)
@@ -93,7 +93,7 @@ def family_part(repeats: int) -> dict:
         auto.close()
     warm = C.median(times["gru_jax"])
     auto_warm = C.median([sum(t) if isinstance(t, tuple) else t for t in times["auto"]])
-    out = {"gru_jax_first_s": first, "gru_jax_warm_s": warm, "auto_warm_s": auto_warm, "ratio": warm / auto_warm,
+    out = {"ds_max": ds_max, "gru_jax_first_s": first, "gru_jax_warm_s": warm, "auto_warm_s": auto_warm, "ratio": warm / auto_warm,
            "points": int(ours.count), "end": ours.end, "p_end": float(ours.family_end.p_end),
            "p_end_error": float(ours.family_end.p_end) - ALPHA_SN, "periods": rows,
            "auto_points": int(len(auto.family.p)), "max_period": float(T.max())}
@@ -112,10 +112,12 @@ def homoclinic_part(n_values: list[int], repeats: int) -> dict:
     b1, b2 = gj.Param("b1"), -0.5
     params = {"b1": jnp.asarray(0.0), "b2": jnp.asarray(b2)}
     hopf = gj.locate_hopf(params, b1, (jnp.zeros(2), 0.0), f=bt)
-    fam = gj.continue_cycles(params, b1, f=bt, from_hopf=hopf, window=(-0.2, 0.1), period_max=300.0, max_points=300)
+    fam = gj.continue_cycles(params, b1, f=bt, from_hopf=hopf, window=(-0.2, 0.1), period_max=300.0, max_points=300,
+                             ds_max=10.0)
     saddle_guess = jnp.array([0.55, 0.0])
     located = gj.locate_homoclinic(params, b1, (saddle_guess, float(fam.family_end.p_end)), f=bt)
-    auto = ac.auto_homoclinic_estimate(bt_auto, 2, [0.0, 0.0], 0.01, par_window=(-0.2, 0.1), direction=-1,
+    x0 = (-b2 - math.sqrt(b2 * b2 - 4 * 0.05)) / 2                  # the stable equilibrium at b1 = 0.05
+    auto = ac.auto_homoclinic_estimate(bt_auto, 2, [x0, 0.0], 0.05, par_window=(-0.5, 0.5), direction=-1,
                                        period_max=1e3, ntst=160).p_end if ac.available() else float("nan")
     out = {"family_end": float(fam.family_end.p_end), "family_end_kind": fam.end, "located": float(located.p),
            "located_status": int(located.status), "auto": auto, "normal_form": -6 / 25 * b2 ** 2}
@@ -123,13 +125,14 @@ def homoclinic_part(n_values: list[int], repeats: int) -> dict:
           f"{out['located']:.12f}; AUTO {out['auto']:.12f}; -6/25 b2^2 = {out['normal_form']:.4f}")
 
     opts = SplitOptions()
-    fixed = jax.jit(lambda s: split_one(bt, dict(params, b1=s), saddle_guess,
-                                        *refs_at(bt, dict(params, b1=s), saddle_guess, jnp.array([1.0, 1.0])),
-                                        opts, False).value)
+    pairs = jnp.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    fixed = jax.jit(lambda s: jax.vmap(lambda sg: split_one(bt, dict(params, b1=s), saddle_guess,
+                                                            *refs_at(bt, dict(params, b1=s), saddle_guess, sg),
+                                                            opts, False).value)(pairs))
     out["detection"] = []
     for n in n_values:
-        values = jnp.linspace(-0.08, -0.04, n)
-        detect = lambda: gj.detect_homoclinic(params, b1, values, saddle_guess, f=bt, branches=(1, 1))
+        values = jnp.linspace(-0.065, -0.05, n)
+        detect = lambda: gj.detect_homoclinic(params, b1, values, saddle_guess, f=bt)     # all four branch pairs
         first, found = C.time_once(detect)
         k = max(1, n // 16)
         sub = values[:k]
@@ -139,10 +142,10 @@ def homoclinic_part(n_values: list[int], repeats: int) -> dict:
         batched = n / C.median(times["batched"])
         looped = k / C.median(times["loop"])
         pts = found.located()
-        row = {"n_values": n, "batched_splits_per_s": batched, "loop_splits_per_s": looped, "ratio": batched / looped,
+        row = {"n_values": n, "batched_values_per_s": batched, "loop_values_per_s": looped, "ratio": batched / looped,
                "first_call_s": first, "found": [float(v) for v in np.asarray(pts.p)]}
         out["detection"].append(row)
-        print(f"(c) detection over {n} values: {batched:.4g} split functions/s batched vs {looped:.4g}/s in a "
+        print(f"(c) detection over {n} values: {batched:.4g} values/s batched vs {looped:.4g}/s in a "
               f"Python loop ({k} values): {row['ratio']:.3g}x; found {row['found']}")
     return out
 
@@ -153,13 +156,14 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--n-values", default="256,1024", help="comma-separated scan sizes for (c)")
     ap.add_argument("--parts", default="family,homoclinic")
+    ap.add_argument("--ds-max", type=float, default=50.0, help="ds_max of the rotation family (a)")
     args = ap.parse_args()
     info = C.machine_info()
     C.print_header("cycles benchmark", info)
     parts = args.parts.split(",")
     result = {"machine": info}
     if "family" in parts:
-        result["family"] = family_part(args.repeats)
+        result["family"] = family_part(args.repeats, args.ds_max)
     if "homoclinic" in parts:
         result["homoclinic"] = homoclinic_part([int(n) for n in args.n_values.split(",")], args.repeats)
     if args.json:

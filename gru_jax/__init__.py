@@ -71,6 +71,7 @@ from .sweeps import (    # exported here; the subpackage is ``gru_jax.sweeps`` (
     Census as Census,
     ContinuationEvents as ContinuationEvents,
     Cycles as Cycles,
+    HomoclinicEvents as HomoclinicEvents,
     Stability as Stability,
     SweepResult as SweepResult,
     census as census,

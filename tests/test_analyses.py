@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import gru_jax as gj
-from gru_jax.sweeps._analyses import (ANALYSES, KIND_KEYS, Census, ContinuationEvents, Cycles, Stability,
+from gru_jax.sweeps._analyses import (ANALYSES, KIND_KEYS, Census, ContinuationEvents, Cycles, HomoclinicEvents,
+                                     Stability,
                                      decode_topology, describe_topology, encode_topology, random_grus)
 from gru_jax.sweeps._seed import codim2_curves_from_sweep
 from gru_jax.sweeps._atlas import max_fixed_points_search, topology_atlas, verify_fixed_points
@@ -171,6 +172,25 @@ def test_cycles_column_of_a_bias_sweep():
     np.testing.assert_allclose(v["period"][1, 0], v["period"][3, 0], rtol=1e-8)     # bh -> -bh, h -> -h symmetry
     assert v["period"][1, 0] > v["period"][2, 0] and np.isnan(v["period"][:, 1:]).all()
     assert np.all(v["amplitude"][1:4, 0] > 1.0) and v["stable"][1:4, 0].all()
+
+
+@pytest.mark.slow
+def test_homoclinic_cloud_of_a_two_parameter_map():
+    # conftest's GRU has a saddle loop at bh0 = HOMOCLINIC_BH0 (scipy, AUTO-07p); one slice per bh[1] value
+    from conftest import HOMOCLINIC_BH0, HOMOCLINIC_GRU
+
+    base = gj.GRUParams.from_dict(HOMOCLINIC_GRU)
+    bh1 = HOMOCLINIC_GRU["bh"][1] + np.array([-1e-6, 0.0, 1e-6])
+    events = HomoclinicEvents("bh[0]", np.linspace(-0.081502, -0.0814995, 64), [-0.4666, 0.5939], branches=(1, -1),
+                              radius=0.002, t_max=2e4)
+    res = sweep(events, grid={"bh[1]": bh1}, base=base, progress=False)
+    v = res.values
+    assert v["n_homoclinic"].tolist() == [1, 1, 1] and v["n_brackets"].tolist() == [1, 1, 1]
+    p = v["homoclinic_p"][:, 0]
+    assert p[1] == pytest.approx(HOMOCLINIC_BH0, abs=1e-9)
+    assert abs(p[0] + p[2] - 2 * p[1]) < 1e-11 and abs(p[2] - p[0]) > 1e-8     # a smooth curve through the cloud
+    assert np.all(v["saddle_quantity"][:, 0] < 0) and np.isnan(v["homoclinic_p"][:, 1:]).all()
+    np.testing.assert_allclose(v["homoclinic_h"][1, 0], [-0.46652378, 0.59375395], atol=1e-7)
 
 
 def test_codim2_from_sweep_bad_input():

@@ -12,10 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validate import check_choice, check_finite, is_concrete
-from ..models._field import VectorField, batch_shape, resolve_field, validate_params
+from ..models._field import VectorField
 from ._branch import _require_single
 from ._codim2_curve import CurveProblem, CurveSettings, init, run
-from ._continuation import _check_numbers, _top_level_or_nested, as_arrays, check_field, check_sizes
+from ._continuation import _check_numbers, _top_level_or_nested, check_field, check_sizes, one_problem
 from ._param import Param
 from ._status import BranchStatus, Codim2Kind, LocateStatus
 
@@ -241,13 +241,7 @@ def _setup(params, param, param2, guess, kind, f, window, max_points, max_specia
     check_sizes(max_points, max_special)
     _check_numbers(numbers)
     lo, hi = _window(window)
-    params = as_arrays(params)
-    validate_params(params)
-    if batch_shape(params):
-        raise ValueError(f"params holds a batch {batch_shape(params)}: continue one curve at a time, or jax.vmap.")
-    param.validate(params)
-    param2.validate(params)
-    f = resolve_field(params, f)
+    params, f = one_problem(params, f, [param, param2], "continue one curve at a time, or jax.vmap.")
     h0, p0 = _guess(guess, params)
     start = jnp.stack([p0, param2.get(params)])
     if all(map(is_concrete, (start, lo, hi))) and not np.all((np.asarray(lo) <= start) & (start <= np.asarray(hi))):

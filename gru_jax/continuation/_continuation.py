@@ -83,6 +83,18 @@ def as_arrays(params):
         lambda x: jnp.asarray(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x, params)
 
 
+def one_problem(params, f, lenses, hint: str):
+    """``(params, f)`` for one problem: Python scalars made arrays, the model's own checks, no batch (``hint``
+    says what to do instead), each lens in ``lenses`` valid for the params, the vector field resolved."""
+    params = as_arrays(params)
+    validate_params(params)
+    if batch_shape(params):
+        raise ValueError(f"params holds a batch {batch_shape(params)}: {hint}")
+    for lens in lenses:
+        lens.validate(params)
+    return params, resolve_field(params, f)
+
+
 def check_field(f, h, params, name: str) -> None:
     """``f(h, params)`` must trace and return the shape of ``h`` (checked abstractly, nothing runs)."""
     spec = lambda x: jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) if hasattr(x, "dtype") else x
@@ -102,13 +114,8 @@ def _setup(params, param, h0, f, method, max_points, max_special, detect_hopf=Tr
     check_choice("method", method, METHODS)
     check_sizes(max_points, max_special)
     _check_numbers(numbers)
-    params = as_arrays(params)
-    validate_params(params)
-    if batch_shape(params):
-        raise ValueError(f"params holds a batch {batch_shape(params)}: continue one problem at a time, or "
-                         f"jax.vmap(lambda p, h: continuation(p, param, h, ...))(params, h0s).")
-    param.validate(params)
-    f = resolve_field(params, f)
+    params, f = one_problem(params, f, [param], "continue one problem at a time, or "
+                            "jax.vmap(lambda p, h: continuation(p, param, h, ...))(params, h0s).")
     p0, lo, hi = param.get(params), numbers["p_min"], numbers["p_max"]
     if all(map(is_concrete, (p0, lo, hi))) and not float(lo) <= float(p0) <= float(hi):
         raise ValueError(f"{param!r}: the start value {float(p0)} lies outside the window [p_min, p_max] = "

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import check_finite
+from .._validate import check_finite, is_concrete
 from ..continuation._continuation import _top_level_or_nested
 from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
@@ -104,16 +104,16 @@ def detect_homoclinic(params, param, values, saddle, *, f: VectorField | None = 
     split that passes these checks ends NOT_CONVERGED. Other options as in ``locate_homoclinic``.
     """
     f, params, saddle = check_problem(params, param, f, saddle)
-    values = jnp.asarray(values, float)
-    if values.ndim != 1 or values.shape[0] < 2:
-        raise ValueError(f"values: expected a 1-D array of at least 2 parameter values, got shape {values.shape}.")
+    if jnp.ndim(values) != 1 or jnp.shape(values)[0] < 2:
+        raise ValueError(f"values: expected a 1-D array of at least 2 parameter values, got shape {jnp.shape(values)}.")
     check_finite("values", values)
-    if not np.all(np.diff(np.asarray(values)) > 0):
+    if is_concrete(values) and not np.all(np.diff(np.asarray(values)) > 0):
         raise ValueError("values: must be strictly increasing.")
+    values = jnp.asarray(values, float)
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
         raise ValueError(f"max_points: expected an int >= 1 (a static buffer size), got {max_points!r}.")
     signs = branch_signs(branches)
-    signs = jnp.asarray(SIGNS) if bool(jnp.any(jnp.isnan(signs))) else signs[None]
+    signs = jnp.asarray(SIGNS) if isinstance(branches, str) else signs[None]     # "auto": all four pairs
     check_steps(xtol, ptol, max_steps)
     sopts = split_options(radius, delta, t_max, opts)
     return _detect(f, sopts, param, params, values, saddle, signs, jnp.asarray(xtol, float), jnp.asarray(ptol, float),

@@ -17,7 +17,7 @@ from .._linalg import value_and_jacobian
 from .._validate import check_finite, check_positive, is_concrete
 from ..continuation._continuation import _top_level_or_nested
 from ..continuation._param import Param
-from ..models._field import VectorField, batch_shape, resolve_field, validate_params
+from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
 from ._manifolds import saddle_eigen
 from ._split import Split, SplitOptions, SplitStatus, split_one
@@ -208,16 +208,11 @@ _locate_jit = _top_level_or_nested(_locate)
 
 def check_problem(params, param: Param, f, saddle, name: str = "saddle"):
     """Validate params (one planar problem), the lens and a saddle guess; return ``(f, params, saddle)``."""
-    from ..continuation._continuation import as_arrays, check_field
+    from ..continuation._continuation import check_field, one_problem
 
     if not isinstance(param, Param):
         raise ValueError(f"param: expected a Param, e.g. Param('bh', 0), got {type(param).__name__}.")
-    params = as_arrays(params)
-    validate_params(params)
-    if batch_shape(params):
-        raise ValueError(f"params holds a batch {batch_shape(params)}: one problem per call, or jax.vmap.")
-    param.validate(params)
-    f = resolve_field(params, f)
+    params, f = one_problem(params, f, [param], "one problem per call, or jax.vmap.")
     saddle = saddle if isinstance(saddle, jax.core.Tracer) else jnp.asarray(saddle, float)
     if jnp.shape(saddle) != (2,):
         raise ValueError(f"{name}: expected one planar state of shape (2,), got {jnp.shape(saddle)} (homoclinic "

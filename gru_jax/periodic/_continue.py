@@ -12,9 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validate import check_finite, is_concrete
-from ..continuation._continuation import _top_level_or_nested, as_arrays, check_field, check_sizes
+from ..continuation._continuation import _top_level_or_nested, check_field, check_sizes, one_problem
 from ..continuation._param import Param
-from ..models._field import VectorField, batch_shape, resolve_field, validate_params
+from ..models._field import VectorField
 from ._cycle_branch import CycleBranch, CyclePoints, CycleStatus
 from ._cycle_events import crossed, empty, locate, n_unstable, tests
 from ._cycle_palc import (CycleProblem, CycleSettings, CycleState, amplitude, start_from_hopf, start_from_orbit,
@@ -207,13 +207,8 @@ def continue_cycles(params, param: Param, *, from_hopf=None, from_orbit=None, f:
         raise ValueError(f"n_segments: expected an int >= 1 (static), got {n_segments!r}.")
     if not isinstance(opts, FlowOptions):
         raise ValueError(f"opts: expected a gru_jax.periodic FlowOptions, got {type(opts).__name__}.")
-    params = as_arrays(params)
-    validate_params(params)
-    if batch_shape(params):
-        raise ValueError(f"params holds a batch {batch_shape(params)}: continue one problem at a time, or "
-                         f"jax.vmap(lambda p: continue_cycles(p, param, ...))(params).")
-    param.validate(params)
-    f = resolve_field(params, f)
+    params, f = one_problem(params, f, [param], "continue one problem at a time, or "
+                            "jax.vmap(lambda p: continue_cycles(p, param, ...))(params).")
     kind, a, b = _start(from_hopf, from_orbit)
     dim = getattr(params, "dim", None)
     if isinstance(dim, (int, np.integer)) and a.shape != (dim,):

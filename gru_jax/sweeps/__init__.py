@@ -8,6 +8,7 @@ from ._analyses import (
     Census as Census,
     ContinuationEvents as ContinuationEvents,
     Cycles as Cycles,
+    HomoclinicEvents as HomoclinicEvents,
     Stability as Stability,
     decode_topology as decode_topology,
     describe_topology as describe_topology,

@@ -19,6 +19,7 @@ from ..continuation import Param, continuation
 from ..continuation._status import BranchStatus, LocateStatus, SpecialKind
 from ..models import GRUParams
 from ..models._field import batch_shape, resolve_field
+from ..homoclinic import HomoclinicStatus, detect_homoclinic
 from ..periodic import OrbitStatus, TrajectoryEnd, find_limit_cycles
 
 # ---- topology code ----------------------------------------------------------------------------------------
@@ -305,6 +306,40 @@ class Cycles:
                 "n_cycle_seeds": count(TrajectoryEnd.LIMIT_CYCLE), "n_not_settled_seeds": count(TrajectoryEnd.NOT_SETTLED)}
 
 
+class HomoclinicEvents:
+    """Saddle-loop homoclinic points along one parameter axis, per (planar) parameter set: the split function at
+    every entry of ``values`` in one vmapped call from the saddle near ``saddle`` (2,), sign changes located
+    (``detect_homoclinic``; its ``branches``, ``radius``, ``delta``, ``t_max`` and other options). Outputs:
+    ``n_homoclinic`` (B,); ``homoclinic_p`` (B, max_points) the located parameter values, NaN-padded;
+    ``homoclinic_h`` (B, max_points, 2) the saddles; ``saddle_quantity`` (B, max_points) (< 0: the cycle born is
+    stable); ``n_brackets`` (B,) sign changes found (more than located: raise ``max_points``). With a grid axis
+    for a second parameter these are the homoclinic point clouds of a two-parameter map."""
+
+    def __init__(self, param, values, saddle, *, max_points: int = 4, name: str = "homoclinic_events", **options):
+        self.param = Param.from_label(param) if isinstance(param, str) else param
+        if not isinstance(self.param, Param):
+            raise ValueError(f"param: expected a Param or a label like 'bh[0]', got {param!r}.")
+        self.values = np.asarray(values, float)
+        if self.values.ndim != 1 or len(self.values) < 2 or not np.all(np.diff(self.values) > 0):
+            raise ValueError("values: expected a strictly increasing 1-D array of at least 2 parameter values.")
+        self.saddle = _state("saddle", saddle)
+        if self.saddle is None or self.saddle.shape != (2,):
+            raise ValueError(f"saddle: expected a planar state of shape (2,), got {saddle!r}.")
+        _positive("max_points", max_points, integer=True)
+        self.name, self.max_points, self.options = name, max_points, options
+
+    def __call__(self, params) -> dict[str, jax.Array]:
+        """params with batch (B,) -> dict (see the class docstring)."""
+        _one_batch_axis(params, self.name)
+        found = jax.vmap(lambda p: detect_homoclinic(p, self.param, self.values, self.saddle,
+                                                     max_points=self.max_points, **self.options))(params)
+        pts = found.points
+        ok = pts.status == HomoclinicStatus.CONVERGED
+        return {"n_homoclinic": jnp.sum(ok, axis=-1).astype(jnp.int32),
+                "homoclinic_p": jax.vmap(_pack)(pts.p, ok), "homoclinic_h": jax.vmap(_pack)(pts.saddle, ok),
+                "saddle_quantity": jax.vmap(_pack)(pts.saddle_quantity, ok), "n_brackets": found.n_brackets}
+
+
 # ---- ensembles -------------------------------------------------------------------------------------------
 
 def random_grus(key: jax.Array, n: int, d: int, scale: float = 4.0, *, bias_scale: float = 1.0, m: int = 0,
@@ -337,5 +372,5 @@ def random_grus(key: jax.Array, n: int, d: int, scale: float = 4.0, *, bias_scal
 
 ANALYSES = {"census": Census, "stability": Stability, "cycles": Cycles}   # name -> factory usable without arguments (CLI)
 
-__all__ = ["ANALYSES", "Census", "ContinuationEvents", "Cycles", "KIND_KEYS", "Stability", "decode_topology",
+__all__ = ["ANALYSES", "Census", "ContinuationEvents", "Cycles", "HomoclinicEvents", "KIND_KEYS", "Stability", "decode_topology",
            "describe_topology", "encode_topology", "random_grus"]
