@@ -104,8 +104,9 @@ def detect_homoclinic(params, param, values, saddle, *, f: VectorField | None = 
     split that passes these checks ends NOT_CONVERGED. Other options as in ``locate_homoclinic``.
     """
     f, params, saddle = check_problem(params, param, f, saddle)
-    if jnp.ndim(values) != 1 or jnp.shape(values)[0] < 2:
-        raise ValueError(f"values: expected a 1-D array of at least 2 parameter values, got shape {jnp.shape(values)}.")
+    shape = np.shape(values)        # also for a tracer (its .shape), without converting lists to arrays in a trace
+    if len(shape) != 1 or shape[0] < 2:
+        raise ValueError(f"values: expected a 1-D array of at least 2 parameter values, got shape {shape}.")
     check_finite("values", values)
     if is_concrete(values) and not np.all(np.diff(np.asarray(values)) > 0):
         raise ValueError("values: must be strictly increasing.")
