@@ -52,10 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     co = commands.add_parser("continue", help="bifurcation diagram of the equilibria in one parameter; "
                              "with --param2, codim-2 curves through its folds or Hopf points")
     co.add_argument("params", metavar="PARAMS", help="a .json or .npz GRU parameter file (as for fixed-points)")
-    co.add_argument("--param", required=True, type=_param_spec, metavar="NAME:i[,j]",
-                    help="the continued entry, e.g. bh:0 or Uh:0,1")
-    co.add_argument("--from", dest="start", required=True, type=float, metavar="A", help="start of the span")
-    co.add_argument("--to", dest="stop", required=True, type=float, metavar="B", help="end of the span")
+    _add_span(co, "the continued entry, e.g. bh:0 or Uh:0,1")
     co.add_argument("--param2", type=_param_spec, metavar="NAME:i[,j]",
                     help="second parameter: continue codim-2 curves (needs --curve)")
     co.add_argument("--curve", choices=("fold", "hopf"), help="which codim-2 curves to continue")
@@ -87,14 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     ho = commands.add_parser("homoclinic", help="homoclinic (saddle-loop) and SNIC bifurcations in one parameter: "
                              "the cycle families born at the Hopf points, followed to their ends (2-D)")
     ho.add_argument("params", metavar="PARAMS", help="a .json or .npz file of a 2-D GRU")
-    ho.add_argument("--param", required=True, type=_param_spec, metavar="NAME:i[,j]",
-                    help="the parameter, e.g. bh:0 or Uh:0,1")
-    ho.add_argument("--from", dest="start", required=True, type=float, metavar="A", help="start of the span")
-    ho.add_argument("--to", dest="stop", required=True, type=float, metavar="B", help="end of the span")
+    _add_span(ho, "the parameter, e.g. bh:0 or Uh:0,1")
     ho.add_argument("--period-max", type=float, default=500.0, metavar="T",
                     help="a family whose period passes T ends at a homoclinic or SNIC point (default: %(default)s)")
     ho.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     return parser
+
+
+def _add_span(parser, param_help: str) -> None:
+    """``--param NAME:i[,j] --from A --to B``: one parameter and its span."""
+    parser.add_argument("--param", required=True, type=_param_spec, metavar="NAME:i[,j]", help=param_help)
+    parser.add_argument("--from", dest="start", required=True, type=float, metavar="A", help="start of the span")
+    parser.add_argument("--to", dest="stop", required=True, type=float, metavar="B", help="end of the span")
 
 
 def _param_spec(text: str):
