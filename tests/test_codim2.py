@@ -100,6 +100,12 @@ def test_bogdanov_takens_on_the_fold_curve(curves):
     assert np.max(np.abs(single_special(c, Codim2Kind.BOGDANOV_TAKENS))) < 1e-7
     bt = np.flatnonzero(np.diff(np.sign(np.asarray(t.tests)[:, 0])))
     assert len(bt) == 1 and b2[bt[0]] * b2[bt[0] + 1] < 0        # w·v changes sign between the rows around 0
+    (k,) = c.special.of_kind(Codim2Kind.BOGDANOV_TAKENS)
+    point = c.special[int(k)]                                     # one slot, e.g. to start homoclinic_from_bt
+    assert "bogdanov-takens" in repr(point) and point.h.shape == (2,)
+    np.testing.assert_allclose([float(point.p), float(point.p2), *np.asarray(point.h)], 0.0, atol=1e-7)
+    with pytest.raises(IndexError, match="out of range"):
+        c.special[int(c.special.count)]
 
 
 def test_hopf_curve_turns_into_a_neutral_saddle_curve_at_bogdanov_takens(curves):

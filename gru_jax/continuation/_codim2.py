@@ -22,6 +22,23 @@ from ._status import BranchStatus, Codim2Kind, LocateStatus
 KINDS = ("fold", "hopf")
 
 
+class Codim2Point(eqx.Module):
+    """One codimension-two point: ``kind`` () ``Codim2Kind`` code, ``p``, ``p2`` (), ``h`` (d,), ``located`` ()
+    ``LocateStatus`` code, ``residual`` () ``max|f|``."""
+
+    kind: jax.Array
+    p: jax.Array
+    p2: jax.Array
+    h: jax.Array
+    located: jax.Array
+    residual: jax.Array
+
+    def __repr__(self) -> str:
+        hs = " ".join(f"{v:+.8f}" for v in np.asarray(self.h).tolist())
+        return (f"Codim2Point({Codim2Kind(int(self.kind)).label}: p={float(self.p):+.12f} p2={float(self.p2):+.12f} "
+                f"h=[{hs}]; {LocateStatus(int(self.located)).name.lower()})")
+
+
 class Codim2Points(eqx.Module):
     """Codimension-two points of a curve in ``S`` slots; the first ``count`` are used, in order along it.
 
@@ -44,6 +61,15 @@ class Codim2Points(eqx.Module):
         _require_single(self.count, "Codim2Points.trim")
         k = int(self.count)
         return jax.tree_util.tree_map(lambda a: a[:k] if a.ndim else a, self)
+
+    def __getitem__(self, k: int) -> Codim2Point:
+        """Slot ``k`` of one curve as a ``Codim2Point`` (e.g. the Bogdanov-Takens start of ``homoclinic_from_bt``)."""
+        _require_single(self.count, "Codim2Points[k]")
+        if not -int(self.count) <= k < int(self.count):
+            raise IndexError(f"slot {k} out of range: {int(self.count)} point(s) used.")
+        k = k % int(self.count)
+        return Codim2Point(*(jnp.asarray(getattr(self, name)[k]) for name in ("kind", "p", "p2", "h", "located",
+                                                                               "residual")))
 
     def labels(self) -> list[str]:
         """Labels of the used slots: ``"cusp"``, ``"bogdanov-takens"``, ``"generalized hopf"``."""
