@@ -20,13 +20,15 @@ from ..periodic._flow import FlowOptions
 from ._locate import HomoclinicPoint, check_problem, split_options
 from ._split import SplitOptions, SplitStatus, split_one
 
+RESIDUAL = 1e-6    # a row is accepted only if |split| <= RESIDUAL * radius there (not a jump of the split function)
+
 
 class HomoclinicCurve(eqx.Module):
     """A saddle-loop homoclinic curve in ``N`` fixed-size rows; the first ``count`` hold points in order.
 
     ``p``, ``p2`` (N,) the parameters; ``saddle`` (N, 2); ``lam`` (N, 2) ``(lambda_u, lambda_s)``;
     ``saddle_quantity`` (N,) ``lambda_u + lambda_s`` (a sign change is a neutral saddle loop, where the cycle's
-    stability changes); ``residual`` (N,) the split function; ``count`` (); ``status`` (2,) ``BranchStatus`` of
+    stability changes); ``residual`` (N,) the split function at the row; ``count`` (); ``status`` (2,) ``BranchStatus`` of
     the first and last row; ``param_name``, ``param2_name`` (static). Padding rows are NaN.
     """
 
@@ -105,24 +107,26 @@ def continue_one(f, opts: SplitOptions, param: Param, param2: Param, params, sta
 
         zeros = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(S, u_pred, saddle, refs))
         c0 = (u_pred, zeros[1], zeros[2], jnp.asarray(False), jnp.asarray(0), jnp.asarray(False))
-        u, g, sp, done, _, _ = jax.lax.while_loop(lambda c: ~c[3] & ~c[5] & (c[4] < settings.max_newton), body, c0)
-        return u, g, sp, done
+        u, _, sp, done, _, _ = jax.lax.while_loop(lambda c: ~c[3] & ~c[5] & (c[4] < settings.max_newton), body, c0)
+        v, g, sp = S(u, sp.saddle, jnp.stack([sp.unstable, sp.stable]))      # the row's values at the root itself
+        small = (sp.status == SplitStatus.OK) & (jnp.abs(v) <= RESIDUAL * opts.radius)
+        return u, g, sp, done & small
 
-    def row(buf, i, u, sp, v):
+    def row(buf, i, u, sp):
         lam = sp.lam
-        vals = (u[0], u[1], sp.saddle, lam, lam[0] + lam[1], v)
+        vals = (u[0], u[1], sp.saddle, lam, lam[0] + lam[1], sp.value)
         return tuple(b.at[i].set(x) for b, x in zip(buf, vals))
 
     # start: the located point, its tangent
     u0 = jnp.stack([start.p, param2.get(params)])
     refs0 = jnp.stack([start.unstable, start.stable])
-    v0, g0, sp0 = S(u0, start.saddle, refs0)
+    _, g0, sp0 = S(u0, start.saddle, refs0)
     t0 = _perp(g0)
     t0 = t0 * jnp.where(jnp.where(jnp.abs(t0[1]) > 1e-12, t0[1], t0[0]) * direction < 0, -1.0, 1.0)
     nan = jnp.nan
     buf = (jnp.full(N, nan), jnp.full(N, nan), jnp.full((N, 2), nan), jnp.full((N, 2), nan), jnp.full(N, nan),
            jnp.full(N, nan))
-    buf = row(buf, 0, u0, sp0, v0)
+    buf = row(buf, 0, u0, sp0)
     ok0 = (sp0.status == SplitStatus.OK) & jnp.all(jnp.isfinite(t0))
     status0 = jnp.where(ok0, BranchStatus.RUNNING, BranchStatus.START_FAILED).astype(jnp.int32)
 
@@ -133,7 +137,7 @@ def continue_one(f, opts: SplitOptions, param: Param, param2: Param, params, sta
         accept = done & inside
         t_new = _perp(g)
         t_new = t_new * jnp.where(t_new @ t < 0, -1.0, 1.0)
-        buf = jax.tree_util.tree_map(lambda b, n: jnp.where(accept, n, b), buf, row(buf, i + 1, u_new, sp, sp.value))
+        buf = jax.tree_util.tree_map(lambda b, n: jnp.where(accept, n, b), buf, row(buf, i + 1, u_new, sp))
         ds_new = jnp.where(accept, jnp.minimum(ds * settings.grow, settings.ds_max), ds / 2)
         status = jnp.select([done & ~inside, accept & (i + 2 >= N), ~accept & (ds_new < settings.ds_min)],
                             [BranchStatus.LEFT_WINDOW, BranchStatus.MAX_POINTS, BranchStatus.STEP_TOO_SMALL],
@@ -162,7 +166,8 @@ def continue_homoclinic(params, param: Param, param2: Param, start: HomoclinicPo
 
     ``start``: a located ``HomoclinicPoint`` in ``param`` at ``param2``'s value in ``params`` (its saddle and
     branch directions are used). Pseudo-arclength steps ``ds`` in ``(p, p2)`` within ``[ds_min, ds_max]``,
-    Newton to ``tol`` on the split function and the arclength condition; ``direction=+1`` starts towards
+    Newton to ``tol`` on the split function and the arclength condition (a row is kept only where the split is
+    below ``1e-6 radius``, so a jump of the split function is not taken for a root); ``direction=+1`` starts towards
     increasing ``param2`` (or ``param`` where the curve is vertical). ``window = ((p_lo, p_hi), (p2_lo, p2_hi))``.
     ``radius``, ``delta``, ``t_max`` as in ``locate_homoclinic``. ``max_points`` rows (static). Ends:
     ``BranchStatus`` (MAX_POINTS, LEFT_WINDOW, STEP_TOO_SMALL: e.g. the saddle disappears in a fold, the loop
