@@ -58,11 +58,13 @@ from .periodic import (
 from .homoclinic import (
     Detection as Detection,
     HomoclinicCurve as HomoclinicCurve,
+    HomoclinicFromBT as HomoclinicFromBT,
     HomoclinicPoint as HomoclinicPoint,
     HomoclinicStatus as HomoclinicStatus,
     Manifolds as Manifolds,
     continue_homoclinic as continue_homoclinic,
     detect_homoclinic as detect_homoclinic,
+    homoclinic_from_bt as homoclinic_from_bt,
     locate_homoclinic as locate_homoclinic,
     saddle_manifolds as saddle_manifolds,
 )

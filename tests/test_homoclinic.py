@@ -243,6 +243,48 @@ def test_homoclinic_curve_follows_the_asymptote(bt_points):
     np.testing.assert_allclose(np.asarray(t.saddle_quantity), -np.asarray(t.saddle)[:, 0], atol=1e-12)
 
 
+def _through(curve, p2, field="p"):
+    """A curve's ``field`` at ``param2 = p2``: the quadratic through the three rows nearest it."""
+    near = np.argsort(np.abs(np.asarray(curve.p2) - p2))[:3]
+    return np.polyval(np.polyfit(np.asarray(curve.p2)[near], np.asarray(getattr(curve, field))[near], 2), p2)
+
+
+@pytest.mark.slow
+def test_curve_from_the_bogdanov_takens_point_of_the_normal_form(bt_points):
+    r = gj.homoclinic_from_bt(bt_params(0.0, 0.0), B1, B2, (np.zeros(2), 0.0, 0.0), distance=0.1, f=bt,
+                              max_points=30, window=((-1, 1), (-0.3, 0.1)))
+    assert r.ok, r.message
+    np.testing.assert_allclose([float(r.hopf.p), r.hopf_p2], [0.0, -0.1], atol=1e-12)   # the Hopf curve is b1 = 0
+    assert r.family.end == "homoclinic (saddle-loop)"
+    c = r.curve
+    assert tuple(np.asarray(c.status)) == (BranchStatus.STEP_TOO_SMALL, BranchStatus.LEFT_WINDOW)
+    b1, b2 = np.asarray(c.p), np.asarray(c.p2)
+    assert np.all(np.diff(b2) < 0) and b2[0] > -0.02 and b2[-1] < -0.2     # from near BT past the start, in order
+    err = b1 / b2**2 + 6 / 25
+    np.testing.assert_allclose(err / b2, err[0] / b2[0], rtol=0.05)         # b1 = -6/25 b2^2 + O(b2^3) towards BT
+    np.testing.assert_allclose(_through(c, -0.1), float(bt_points[-0.1].p), atol=1e-9)
+    assert np.max(np.abs(np.asarray(c.residual))) < 1e-6 * 0.1 * float(np.max(r.family.amplitude))
+
+
+@pytest.mark.slow
+def test_gru_curve_from_its_bogdanov_takens_point_passes_the_constructed_loop(gru_point):
+    g, _, point = gru_point
+    P0, P1 = Param("bh", 0), Param("bh", 1)
+    near_bt = gj.GRUParams.from_dict({**HOMOCLINIC_GRU, "bh": [-0.0848656728, -0.0113414448]})
+    fold = gj.continue_curve(near_bt, P0, P1, ([-1 / np.sqrt(5), 1 / np.sqrt(3)], -0.0848656728), kind="fold",
+                             direction=-1, ds=0.001, ds_max=0.002, max_points=10).special
+    assert fold.labels() == ["bogdanov-takens"]
+    r = gj.homoclinic_from_bt(near_bt, P0, P1, fold[0], distance=0.003,
+                              max_points=30, window=((-0.2, 0.2), (-0.0175, -0.013)))
+    assert r.ok, r.message
+    c = r.curve
+    assert tuple(np.asarray(c.status)) == (BranchStatus.LEFT_WINDOW,) * 2
+    assert np.all(np.diff(np.asarray(c.p2)) < 0)
+    bh1 = HOMOCLINIC_GRU["bh"][1]
+    np.testing.assert_allclose(_through(c, bh1), HOMOCLINIC_BH0, atol=1e-8)    # AUTO-07p: -0.081500780574
+    np.testing.assert_allclose(_through(c, bh1, "saddle_quantity"), float(point.saddle_quantity), rtol=1e-4)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: locate_homoclinic(bt_params(0, -0.1), B1, (jnp.zeros(3), (-0.003, -0.002)), f=bt), "shape \\(2,\\)"),
     (lambda: locate_homoclinic(bt_params(0, -0.1), B1, (jnp.zeros(2), (-0.003, -0.003)), f=bt), "must differ"),
@@ -256,6 +298,13 @@ def test_homoclinic_curve_follows_the_asymptote(bt_points):
     (lambda: saddle_manifolds(bt_params(0, -0.1), jnp.zeros(2), f=bt, n=1), "n:"),
     (lambda: saddle_manifolds(bt_params(0, -0.1), jnp.zeros(2), f=bt, T=-1.0), "T:"),
     (lambda: continue_homoclinic(bt_params(0, -0.1), B1, B1, None, f=bt), "start"),
+    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, (np.zeros(3), 0.0, 0.0), distance=0.1, f=bt), "bt:"),
+    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, (np.zeros(2), 0.0), distance=0.1, f=bt), "bt:"),
+    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, (np.zeros(2), np.nan, 0.0), distance=0.1, f=bt),
+     "non-finite"),
+    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, (np.zeros(2), 0.0, 0.0), distance=-0.1, f=bt),
+     "distance"),
+    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B1, (np.zeros(2), 0.0, 0.0), distance=0.1, f=bt), "param2"),
 ])
 def test_bad_input_raises_before_compiling(call, message):
     with pytest.raises(ValueError, match=message):

@@ -2,6 +2,7 @@
 batched detection, two-parameter continuation, and where cycle families end (saddle-loop or SNIC)."""
 
 from ._curve import HomoclinicCurve as HomoclinicCurve, continue_homoclinic as continue_homoclinic
+from ._from_bt import HomoclinicFromBT as HomoclinicFromBT, homoclinic_from_bt as homoclinic_from_bt
 from ._detect import Detection as Detection, detect_homoclinic as detect_homoclinic
 from ._locate import HomoclinicPoint as HomoclinicPoint, HomoclinicStatus as HomoclinicStatus
 from ._locate import locate_homoclinic as locate_homoclinic

@@ -10,7 +10,7 @@ from ..continuation._status import LocateStatus, SpecialKind
 from ..models._field import VectorField
 from ..periodic._continue import continue_cycles
 from ..periodic._cycle_branch import CycleKind, CycleStatus
-from ._locate import HomoclinicStatus, locate_homoclinic
+from ._locate import HomoclinicPoint, HomoclinicStatus, locate_homoclinic
 
 SAME = 1e-7      # two ends within this distance in the parameter are one point
 
@@ -41,8 +41,7 @@ def homoclinic_report(params, param: Param, span, *, f: VectorField | None = Non
                 _add(report["cycle_folds"], {"param": float(points.p[i]), "period": float(points.period[i])})
         end = family.family_end
         if int(family.status) == CycleStatus.HOMOCLINIC:
-            found = locate_homoclinic(params, param, (end.equilibrium, end.p_end), f=f,       # section inside the loop
-                                      radius=0.1 * float(family.amplitude[-1]), t_max=10 * period_max)
+            found, _ = locate_family_end(params, param, family, f, period_max)
             ok = int(found.status) == HomoclinicStatus.CONVERGED
             _add(report["homoclinic"], {
                 "param": float(found.p if ok else end.p_end), "saddle": np.asarray(found.saddle if ok else
@@ -54,6 +53,15 @@ def homoclinic_report(params, param: Param, span, *, f: VectorField | None = Non
             _add(report["homoclinic"], {"param": float(sp.p[j]), "saddle": sp.h[j].tolist(), "saddle_quantity": None,
                                         "kind": "SNIC", "located": True})
     return report
+
+
+def locate_family_end(params, param: Param, family, f, period_max: float) -> tuple[HomoclinicPoint, float]:
+    """The saddle loop where a (trimmed) cycle family ends, located from its saddle and extrapolated end, with the
+    section inside the loop (``radius`` 0.1 x the last amplitude) and ``t_max = 10 period_max``; and that radius."""
+    end = family.family_end
+    radius = 0.1 * float(family.amplitude[-1])
+    return locate_homoclinic(params, param, (end.equilibrium, end.p_end), f=f, radius=radius,
+                             t_max=10 * period_max), radius
 
 
 def _add(rows: list, row: dict) -> None:
