@@ -1,6 +1,13 @@
+import os
+from pathlib import Path
+
 import jax
 
 jax.config.update("jax_enable_x64", True)
+# XLA programs compiled by one test process are reused by the other (pytest-xdist) and by later runs: the same
+# solvers compile for the same fields in several test files. Tracing is not cached.
+jax.config.update("jax_compilation_cache_dir",
+                  os.environ.get("GRU_JAX_TEST_CACHE", str(Path(__file__).parent.parent / ".jax_cache")))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

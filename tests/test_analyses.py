@@ -181,7 +181,7 @@ def test_homoclinic_cloud_of_a_two_parameter_map():
 
     base = gj.GRUParams.from_dict(HOMOCLINIC_GRU)
     bh1 = HOMOCLINIC_GRU["bh"][1] + np.array([-1e-6, 0.0, 1e-6])
-    events = HomoclinicEvents("bh[0]", np.linspace(-0.081502, -0.0814995, 64), [-0.4666, 0.5939], branches=(1, -1),
+    events = HomoclinicEvents("bh[0]", np.linspace(-0.081502, -0.0814995, 16), [-0.4666, 0.5939], branches=(1, -1),
                               radius=0.002, t_max=2e4)
     res = sweep(events, grid={"bh[1]": bh1}, base=base, progress=False)
     v = res.values
