@@ -235,10 +235,16 @@ def test_gru_fold_curve_through_a_cusp_checked_in_numpy_and_vmap_equals_a_loop()
 def test_two_parameter_diagram_renders(curves, tmp_path):
     from gru_jax._plot_curves import two_parameter_diagram
 
-    ax = two_parameter_diagram([curves["bt_fold"], curves["bt_hopf"], curves["cusp"]],
-                               labels=["BT fold", "BT Hopf", "cusp fold"])
+    b2 = np.linspace(-0.3, -0.05, 6)      # a homoclinic curve beside the Hopf curve (rows need no compile here)
+    rows = dict(p=-6 / 25 * b2**2, p2=b2, saddle=np.zeros((6, 2)), lam=np.zeros((6, 2)), saddle_quantity=np.zeros(6),
+                residual=np.zeros(6))
+    loops = gj.HomoclinicCurve(**rows, count=np.int32(6), status=np.zeros(2, np.int32), param_name="b1",
+                               param2_name="b2")
+    ax = two_parameter_diagram([curves["bt_fold"], curves["bt_hopf"], curves["cusp"], loops],
+                               labels=["BT fold", "BT Hopf", "cusp fold", "BT saddle loop"])
     path = tmp_path / "diagram.png"
     ax.figure.savefig(path)
     assert path.stat().st_size > 1000 and ax.get_xlabel() == "b1"
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "bogdanov-takens" in texts and "cusp" in texts and "BT Hopf (neutral saddle)" in texts
+    assert "BT saddle loop" in texts and ax.get_lines()[-1].get_linestyle() == "-."
