@@ -7,7 +7,8 @@ Measured in one run, float64, warm timings (medians of interleaved repeats), bas
 (a) family: the rotation GRU (model.md section 3, ``Uh = 3 R(alpha)``, ``z = r = 1/2``) continued in alpha from
     its Hopf point at arccos(2/3) down to the SNIC, until the period passes 3000.
     * gru_jax: ``continue_cycles(..., from_hopf=locate_hopf(...), period_max=3000, ds_max=50)``: 10-segment shooting on
-      diffrax (Tsit5, rtol 1e-10), folds of cycles / PD / NS tests, Floquet multipliers, the end classified.
+      diffrax (Tsit5; each ``--rtols`` value, atol = rtol / 100), folds of cycles / PD / NS tests, Floquet
+      multipliers, the end classified.
     * AUTO-07p (bifpy, ``benchmarks/_auto_cycles.py``): the same field transpiled to Fortran, collocation with
       NTST = 120, NCOL = 4, from its own Hopf point, UZSTOP at period 3000; warm = rerunning the compiled
       executable (``every`` = no orbit written except labelled points).
@@ -40,6 +41,7 @@ import _common as C  # noqa: E402
 import gru_jax as gj  # noqa: E402
 from gru_jax.homoclinic._locate import refs_at  # noqa: E402
 from gru_jax.homoclinic._split import SplitOptions, split_one  # noqa: E402
+from gru_jax.periodic._flow import FlowOptions  # noqa: E402
 
 ALPHA_SN = 0.14782207067907      # the fold of equilibria of the rotation family (scipy fsolve, AUTO run)
 ALPHAS = (0.8, 0.5, 0.2)
@@ -65,44 +67,51 @@ def bt_auto(u, par):
     return [u[1], par[0] - 0.5 * u[0] + u[0] * u[0] - u[0] * u[1]]
 
 
-def family_part(repeats: int, ds_max: float) -> dict:
+def family_part(repeats: int, ds_max: float, rtols: list[float]) -> dict:
     import _auto_cycles as ac
 
     alpha = gj.Param("alpha")
     params = {"alpha": jnp.asarray(1.0)}
     hopf = gj.locate_hopf(params, alpha, (jnp.zeros(2), float(np.arccos(2 / 3)) + 1e-3), f=rotation)
-    run = lambda: gj.continue_cycles(params, alpha, f=rotation, from_hopf=hopf, window=(0.0, 1.2),
-                                     period_max=3000.0, max_points=300, ds_max=ds_max)
-    first, fam = C.time_once(run)
+    runs = {f"rtol={r:g}": (lambda r=r: gj.continue_cycles(
+        params, alpha, f=rotation, from_hopf=hopf, window=(0.0, 1.2), period_max=3000.0, max_points=300,
+        ds_max=ds_max, opts=FlowOptions(rtol=r, atol=r / 100))) for r in rtols}
+    firsts = {name: C.time_once(run) for name, run in runs.items()}
     auto = ac.CycleRun(rotation_auto, 2, [0.0, 0.0], 1.0, par_window=(0.0, 1.2), direction=-1, period_max=3e3,
                        ntst=120, p_values=ALPHAS, every=10**6)
     try:
-        times = C.time_interleaved({"gru_jax": run, "auto": lambda: auto.rerun()}, repeats)
-        ours = fam.trim()
-        p, T = np.asarray(ours.p), np.asarray(ours.period)
-        rows = []
-        for a in ALPHAS:
-            i = int(np.argmin(np.abs(p - a)))
-            orbit = gj.periodic_orbit({"alpha": jnp.asarray(a)}, ours.X[i, 0], ours.period[i], f=rotation)
-            t_auto = ac.period_at_user_points(auto.family, [a])[0]
-            rows.append({"alpha": a, "gru_jax": float(orbit.period), "auto": float(t_auto),
-                         "difference": float(orbit.period) - float(t_auto)})
+        times = C.time_interleaved({**runs, "auto": lambda: auto.rerun()}, repeats)
+        t_auto = {a: float(ac.period_at_user_points(auto.family, [a])[0]) for a in ALPHAS}
         snic = ac.snic_fit(auto.family.p[auto.family.kind == "UZ"], auto.family.period[auto.family.kind == "UZ"]) \
             if np.sum(auto.family.kind == "UZ") >= 4 else (np.nan,)
     finally:
         auto.close()
-    warm = C.median(times["gru_jax"])
     auto_warm = C.median([sum(t) if isinstance(t, tuple) else t for t in times["auto"]])
-    out = {"ds_max": ds_max, "gru_jax_first_s": first, "gru_jax_warm_s": warm, "auto_warm_s": auto_warm, "ratio": warm / auto_warm,
-           "points": int(ours.count), "end": ours.end, "p_end": float(ours.family_end.p_end),
-           "p_end_error": float(ours.family_end.p_end) - ALPHA_SN, "periods": rows,
-           "auto_points": int(len(auto.family.p)), "max_period": float(T.max())}
-    print(f"(a) rotation family: gru_jax {out['points']} cycles, warm {warm:.3g} s (first call {first:.3g} s); "
-          f"AUTO-07p {out['auto_points']} points, warm {auto_warm:.3g} s: ratio {out['ratio']:.3g}")
-    for r in rows:
-        print(f"    alpha {r['alpha']}: period {r['gru_jax']:.10f} (gru_jax) vs {r['auto']:.10f} (AUTO): "
-              f"{r['difference']:+.2e}")
-    print(f"    end: {ours.end} at {out['p_end']:.9f} (fold {ALPHA_SN}: {out['p_end_error']:+.1e})")
+    out = {"ds_max": ds_max, "auto_warm_s": auto_warm, "auto_points": int(len(auto.family.p)),
+           "auto_snic": float(snic[0]), "runs": []}
+    print(f"(a) rotation family: AUTO-07p {out['auto_points']} points, warm {auto_warm:.3g} s")
+    for (name, (first, fam)), rtol in zip(firsts.items(), rtols):
+        ours = fam.trim()
+        p = np.asarray(ours.p)
+        rows = []
+        for a in ALPHAS:
+            i = int(np.argmin(np.abs(p - a)))
+            orbit = gj.periodic_orbit({"alpha": jnp.asarray(a)}, ours.X[i, 0], ours.period[i], f=rotation, rtol=rtol,
+                                      atol=rtol / 100)
+            rows.append({"alpha": a, "gru_jax": float(orbit.period), "auto": t_auto[a],
+                         "difference": float(orbit.period) - t_auto[a]})
+        warm = C.median(times[name])
+        run = {"rtol": rtol, "gru_jax_first_s": first, "gru_jax_warm_s": warm, "ratio": warm / auto_warm,
+               "points": int(ours.count), "end": ours.end, "p_end": float(ours.family_end.p_end),
+               "p_end_error": float(ours.family_end.p_end) - ALPHA_SN, "periods": rows,
+               "max_period": float(np.max(np.asarray(ours.period)))}
+        out["runs"].append(run)
+        print(f"    gru_jax {name}: {run['points']} cycles, warm {warm:.3g} s (first call {first:.3g} s): ratio to "
+              f"AUTO {run['ratio']:.3g}")
+        for r in rows:
+            print(f"      alpha {r['alpha']}: period {r['gru_jax']:.10f} (gru_jax) vs {r['auto']:.10f} (AUTO): "
+                  f"{r['difference']:+.2e}")
+        print(f"      end: {ours.end} at {run['p_end']:.9f} (fold {ALPHA_SN}: {run['p_end_error']:+.1e})")
     return out
 
 
@@ -157,13 +166,14 @@ def main() -> None:
     ap.add_argument("--n-values", default="256,1024", help="comma-separated scan sizes for (c)")
     ap.add_argument("--parts", default="family,homoclinic")
     ap.add_argument("--ds-max", type=float, default=50.0, help="ds_max of the rotation family (a)")
+    ap.add_argument("--rtols", default="1e-10,1e-8", help="comma-separated ODE tolerances of the shooting in (a)")
     args = ap.parse_args()
     info = C.machine_info()
     C.print_header("cycles benchmark", info)
     parts = args.parts.split(",")
     result = {"machine": info}
     if "family" in parts:
-        result["family"] = family_part(args.repeats, args.ds_max)
+        result["family"] = family_part(args.repeats, args.ds_max, [float(r) for r in args.rtols.split(",")])
     if "homoclinic" in parts:
         result["homoclinic"] = homoclinic_part([int(n) for n in args.n_values.split(",")], args.repeats)
     if args.json:
