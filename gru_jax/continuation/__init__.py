@@ -4,8 +4,8 @@ bifurcation diagrams; fold and Hopf curves in two parameters with cusp, Bogdanov
 points."""
 
 from ._branch import Branch as Branch, SpecialPoints as SpecialPoints, join as join
-from ._codim2 import Codim2Point as Codim2Point, Codim2Points as Codim2Points, Curve as Curve, continue_curve as continue_curve
-from ._codim2 import continue_curve_both as continue_curve_both
+from ._codim2 import Codim2Point as Codim2Point, Codim2Points as Codim2Points, Curve as Curve
+from ._codim2 import continue_curve as continue_curve, continue_curve_both as continue_curve_both
 from ._codim2_diagram import CurveDiagram as CurveDiagram, CurvePoints as CurvePoints, codim2_curves as codim2_curves
 from ._continuation import continuation as continuation, continuation_both as continuation_both
 from ._diagram import Diagram as Diagram, DiagramPoints as DiagramPoints, bifurcation_diagram as bifurcation_diagram

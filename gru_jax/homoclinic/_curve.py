@@ -28,8 +28,8 @@ class HomoclinicCurve(eqx.Module):
 
     ``p``, ``p2`` (N,) the parameters; ``saddle`` (N, 2); ``lam`` (N, 2) ``(lambda_u, lambda_s)``;
     ``saddle_quantity`` (N,) ``lambda_u + lambda_s`` (a sign change is a neutral saddle loop, where the cycle's
-    stability changes); ``residual`` (N,) the split function at the row; ``count`` (); ``status`` (2,) ``BranchStatus`` of
-    the first and last row; ``param_name``, ``param2_name`` (static). Padding rows are NaN.
+    stability changes); ``residual`` (N,) the split function at the row; ``count`` (); ``status`` (2,)
+    ``BranchStatus`` of the first and last row; ``param_name``, ``param2_name`` (static). Padding rows are NaN.
     """
 
     p: jax.Array
