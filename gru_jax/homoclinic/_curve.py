@@ -98,16 +98,16 @@ def continue_one(f, opts: SplitOptions, param: Param, param2: Param, params, sta
 
     def correct(u_pred, t, saddle, refs):
         def body(c):
-            u, _, _, _, k, _ = c
+            u, _, _, k, _ = c
             v, g, sp = S(u, saddle, refs)
             du = -solve(jnp.stack([g, t]), jnp.stack([v, t @ (u - u_pred)]))
             good = (sp.status == SplitStatus.OK) & jnp.all(jnp.isfinite(du))
             done = good & (jnp.max(jnp.abs(du)) <= settings.tol * (1 + jnp.max(jnp.abs(u))))
-            return u + jnp.where(good, du, 0.0), g, sp, done, k + 1, ~good
+            return u + jnp.where(good, du, 0.0), sp, done, k + 1, ~good
 
         zeros = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(S, u_pred, saddle, refs))
-        c0 = (u_pred, zeros[1], zeros[2], jnp.asarray(False), jnp.asarray(0), jnp.asarray(False))
-        u, _, sp, done, _, _ = jax.lax.while_loop(lambda c: ~c[3] & ~c[5] & (c[4] < settings.max_newton), body, c0)
+        c0 = (u_pred, zeros[2], jnp.asarray(False), jnp.asarray(0), jnp.asarray(False))
+        u, sp, done, _, _ = jax.lax.while_loop(lambda c: ~c[2] & ~c[4] & (c[3] < settings.max_newton), body, c0)
         v, g, sp = S(u, sp.saddle, jnp.stack([sp.unstable, sp.stable]))      # the row's values at the root itself
         small = (sp.status == SplitStatus.OK) & (jnp.abs(v) <= RESIDUAL * opts.radius)
         return u, g, sp, done & small
