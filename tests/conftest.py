@@ -1,13 +1,19 @@
+import datetime
+import importlib.util
+import json
 import os
+import shutil
 from pathlib import Path
 
-import jax
+# XLA programs compiled by one test process are reused by the other (pytest-xdist), by the CLI's subprocesses
+# (they inherit the environment variable) and by later runs: the same solvers compile for the same fields in
+# several test files. Tracing is not cached. Set before jax is imported: jax reads it then.
+os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ.get("GRU_JAX_TEST_CACHE",
+                                                         str(Path(__file__).parent.parent / ".jax_cache"))
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
-# XLA programs compiled by one test process are reused by the other (pytest-xdist) and by later runs: the same
-# solvers compile for the same fields in several test files. Tracing is not cached.
-jax.config.update("jax_compilation_cache_dir",
-                  os.environ.get("GRU_JAX_TEST_CACHE", str(Path(__file__).parent.parent / ".jax_cache")))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -22,6 +28,60 @@ ELEVEN = dict(Uh=[[41.0067, 16.7589], [14.9421, 48.8903]], Ur=[[-1.6531, -16.625
 # AUTO-07p's long-period cycles (tests/test_auto_cycles.py).
 HOMOCLINIC_GRU = dict(Uh=[[5.0, 2.5], [-3.0, 0.0]], bh=[-0.0815, -0.0163414448])
 HOMOCLINIC_BH0 = -0.0815007806
+
+
+def require_auto():
+    """Skip the calling test module unless AUTO-07p (bifpy, built with gfortran) is installed; with
+    ``GRU_JAX_REQUIRE_AUTO=1`` (set by .ci/run) a missing AUTO-07p fails instead of skipping."""
+    missing = [what for what, ok in (("bifpy", importlib.util.find_spec("bifpy") is not None),
+                                     ("gfortran", shutil.which("gfortran") is not None)) if not ok]
+    if not missing:
+        return
+    message = (f"AUTO-07p tests need {' and '.join(missing)}: pip install -e '.[auto]' (bifpy builds with gfortran "
+               "and make, e.g. apt-get install gfortran make)")
+    if os.environ.get("GRU_JAX_REQUIRE_AUTO") == "1":
+        pytest.fail(message + " [GRU_JAX_REQUIRE_AUTO=1]", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+AUTO_REFERENCE = Path(__file__).parent / "data" / "auto07p.json"
+
+
+class AutoReference:
+    """AUTO-07p values stored in ``tests/data/auto07p.json`` (with the bifpy version and date of the run that
+    wrote them), so the fast tier compares against AUTO-07p without bifpy. The slow tier's AUTO runs call
+    ``check``: a fresh value must equal the stored one; with ``GRU_JAX_WRITE_AUTO_REFERENCE=1`` (and ``-n 0``)
+    they rewrite it instead: ``GRU_JAX_WRITE_AUTO_REFERENCE=1 python -m pytest -n 0 -m slow tests/test_auto*.py``.
+    """
+
+    def __init__(self, path=AUTO_REFERENCE):
+        self.path = path
+        self.data = json.loads(path.read_text()) if path.exists() else {"values": {}}
+
+    def __getitem__(self, key):
+        if key not in self.data["values"]:
+            raise KeyError(f"{key} is not stored in {self.path.name}: regenerate it (see AutoReference)")
+        return np.asarray(self.data["values"][key], dtype=float)
+
+    def check(self, key, value, *, atol):
+        """A fresh AUTO-07p value against the stored one (``atol``: what AUTO's own tolerances allow)."""
+        value = np.asarray(value, dtype=float)
+        if os.environ.get("GRU_JAX_WRITE_AUTO_REFERENCE") != "1":
+            np.testing.assert_allclose(value, self[key], rtol=0, atol=atol,
+                                       err_msg=f"a fresh AUTO-07p run no longer gives the stored {key}")
+            return
+        from importlib.metadata import version
+        self.data["values"][key] = value.tolist()
+        self.data["source"] = {"bifpy": version("bifpy"), "date": datetime.date.today().isoformat(),
+                               "made_by": "GRU_JAX_WRITE_AUTO_REFERENCE=1 python -m pytest -n 0 -m slow "
+                                          "tests/test_auto.py tests/test_auto_cycles.py"}
+        self.path.parent.mkdir(exist_ok=True)
+        self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True) + "\n")
+
+
+@pytest.fixture(scope="session")
+def auto_reference():
+    return AutoReference()
 
 
 @pytest.fixture

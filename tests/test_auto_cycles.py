@@ -15,12 +15,13 @@ by ``fsolve``; a saddle-loop splitting function by ``brentq``).
 * The GRU path (``_auto.make_func``) on ``GRUParams.rotation(0.5)`` in ``bh[0]``: its cycle at bh[0] = 0
   is the rotation family's cycle at alpha = 0.5.
 
-Skipped when bifpy or gfortran is missing. Each family: sympy tracing + gfortran + AUTO, 1-5 s here.
+The AUTO-07p values that gru_jax's fast tests compare with are checked here against the stored ones
+(``tests/data/auto07p.json``). Slow tier; skipped when bifpy or gfortran is missing (a failure under
+``GRU_JAX_REQUIRE_AUTO=1``). Each family: sympy tracing + gfortran + AUTO, 1-5 s here.
 """
 
 import math
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -28,9 +29,10 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, fsolve
 
-pytest.importorskip("bifpy.auto", reason="bifpy (AUTO-07p) not installed: pip install -e '.[test]'")
-if shutil.which("gfortran") is None:
-    pytest.skip("gfortran not found (bifpy's transpile path compiles the model with it)", allow_module_level=True)
+from conftest import require_auto
+
+require_auto()
+pytestmark = pytest.mark.slow
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 import _auto  # noqa: E402
@@ -228,16 +230,18 @@ def test_bautin_fold_of_cycles():
                                atol=2e-6)
 
 
-def test_rotation_hopf_point(rotation):
+def test_rotation_hopf_point(rotation, auto_reference):
     fam = rotation.family
+    auto_reference.check("cycles/rotation/hopf", fam.hopf, atol=1e-9)
     aH = math.acos(2 / 3)
     assert fam.hopf[0] == pytest.approx(aH, abs=1e-9)
     assert fam.hopf[1] == pytest.approx(2 * math.pi / (0.75 * math.sin(aH)), rel=1e-9)   # model.md: 11.24
 
 
-def test_rotation_periods_against_solve_ivp(rotation, rotation_ivp):
+def test_rotation_periods_against_solve_ivp(rotation, rotation_ivp, auto_reference):
     fam = rotation.family
     T = ac.period_at_user_points(fam, ROT_P)
+    auto_reference.check("cycles/rotation/periods", T, atol=1e-8)     # alpha = ROT_P; 11 digits up to 96.3
     for a, t in zip(ROT_P, T):
         period, amp, mult = rotation_ivp[a]
         assert t == pytest.approx(period, rel=1e-8), a
@@ -258,7 +262,8 @@ def test_auto_period_at_against_solve_ivp():
         assert t == pytest.approx(ivp_cycle(f, J, np.array([0.9, 0.0]), t_settle=800.0)[0], rel=1e-8), a
 
 
-def test_rotation_snic(rotation):
+def test_rotation_snic(rotation, auto_reference):
+    auto_reference.check("cycles/rotation/end", [rotation.p_end, rotation.p_snic], atol=1e-10)
     a_star = rotation_fold()
     assert a_star == pytest.approx(0.1478, abs=1e-4)                                # model.md
     assert rotation.period_end == pytest.approx(3e3, rel=1e-6)
@@ -270,7 +275,7 @@ def test_rotation_snic(rotation):
 
 
 @pytest.mark.parametrize("b2", [-0.5, -0.25])
-def test_bogdanov_takens_homoclinic(b2):
+def test_bogdanov_takens_homoclinic(b2, auto_reference):
     f = bogdanov_takens(b2)
     b1, b1_cycle = 0.05 * (b2 / 0.5) ** 2, -0.03 * (b2 / 0.5) ** 2
     x0 = (-b2 - math.sqrt(b2 * b2 - 4 * b1)) / 2                                  # stable focus/node
@@ -278,6 +283,7 @@ def test_bogdanov_takens_homoclinic(b2):
                                       period_max=1e3, ntst=160, p_values=[b1_cycle])
     assert abs(est.family.hopf[0]) < 1e-8
     assert est.family.hopf[1] == pytest.approx(2 * math.pi / math.sqrt(-b2), rel=1e-9)
+    auto_reference.check(f"cycles/bogdanov_takens/b2={b2}/b1_homoclinic", est.p_end, atol=1e-11)
     ref = bt_homoclinic(b2)
     assert est.p_end == pytest.approx(ref, abs=1e-9)
     third = (est.p_end + 6 / 25 * b2 ** 2) / b2 ** 3                              # the O(b2^3) remainder
@@ -295,7 +301,7 @@ def test_bogdanov_takens_homoclinic(b2):
           f"{third:.4f}; T(b1={b1_cycle}) AUTO {est.family.period[i]:.9f} scipy {period:.9f}]", end=" ")
 
 
-def test_rossler_period_doubling():
+def test_rossler_period_doubling(auto_reference):
     a0 = -0.1
     z = (5.7 - math.sqrt(5.7 ** 2 - 4 * a0 * 0.2)) / (2 * a0)
     fam = ac.auto_cycle_family(rossler, 3, [a0 * z, -z, z], a0, par_window=(-0.2, 0.25), direction=1,
@@ -305,6 +311,7 @@ def test_rossler_period_doubling():
     i = int(np.flatnonzero(fam.kind == "PD")[0])
     assert np.min(fam.multipliers[i].real) == pytest.approx(-1.0, abs=2e-6)
     assert np.all(fam.stable[1:i]) and not np.any(fam.stable[i + 1:])
+    auto_reference.check("cycles/rossler/period_doubling", pd[0], atol=1e-8)
     a, T = rossler_period_doubling()
     assert pd[0][0] == pytest.approx(a, abs=1e-8) and pd[0][1] == pytest.approx(T, rel=1e-8)
     print(f"[Rossler PD: AUTO a={pd[0][0]:.10f} T={pd[0][1]:.9f}; scipy a={a:.10f} T={T:.9f}]", end=" ")
@@ -323,7 +330,7 @@ def test_gru_path_matches_the_rotation_family(rotation):
     assert t_bias == pytest.approx(t_alpha, rel=1e-8)
 
 
-def test_constructed_gru_saddle_loop_agrees_with_gru_jax():
+def test_constructed_gru_saddle_loop_agrees_with_gru_jax(auto_reference):
     # the GRU of conftest: gru_jax's locate_homoclinic gives HOMOCLINIC_BH0 (tests/test_homoclinic.py checks it
     # to 1e-9, against scipy too); AUTO-07p's cycle family from the Hopf point reaches period 1e3 at the loop
     import gru_jax as gj
@@ -336,6 +343,7 @@ def test_constructed_gru_saddle_loop_agrees_with_gru_jax():
                                       period_max=1e3, ntst=160)
     assert est.family.hopf[0] == pytest.approx(-0.081524641491, abs=1e-10)     # gj.locate_hopf's value
     assert abs(est.p_end - HOMOCLINIC_BH0) < 1e-9
+    auto_reference.check("cycles/homoclinic_gru/bh0", [est.family.hopf[0], est.p_end], atol=1e-11)
 
 
 def test_bad_input_raises_before_any_run():
