@@ -9,7 +9,8 @@
     gru-jax cycles PARAMS [--seeds N] [--seed INT] [--json] [--plot FILE]
     gru-jax homoclinic PARAMS --param NAME:i[,j] --from A --to B [--period-max T] [--json]
 
-Problems with the input print one line ``gru-jax: error: ...`` on stderr and exit with status 2.
+Problems with the input (files, options, windows, output paths) print one line ``gru-jax COMMAND: error: ...``
+on stderr and exit with status 2, checked before anything is computed or written.
 """
 
 from __future__ import annotations
@@ -17,9 +18,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
+import os
 import sys
+from pathlib import Path
 
 PROG = "gru-jax"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr (status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _positive_int(text: str) -> int:
@@ -32,12 +43,90 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    """A random key: an integer in [0, 2**63)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**63-1, got {text!r}")
+    return value
+
+
+def _finite(text: str) -> float:
+    """A finite float (no NaN, no inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _output(folder: bool):
+    """An argparse type: a path this command can write (``_check_output``), checked before anything runs."""
+
+    def check(text: str) -> Path:
+        try:
+            return _check_output(Path(text), folder)
+        except OSError as err:  # e.g. a folder on the way that may not be searched
+            raise argparse.ArgumentTypeError(f"{text}: {err.strerror}") from None
+
+    return check
+
+
+def _check_output(path: Path, folder: bool) -> Path:
+    """Raise unless ``path`` can be written, writing nothing: a file must be an image (an extension matplotlib
+    writes) in an existing writable folder; a folder may be missing (it is made in its nearest existing one)."""
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{path}: exists and is not a directory")
+        parent = path
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    else:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{path}: is a directory")
+        if path.suffix[1:].lower() not in formats:
+            raise argparse.ArgumentTypeError(f"{path}: unknown image format {path.suffix or '(none)'!r}; use one of "
+                                             f"{' '.join('.' + f for f in sorted(formats))}")
+        parent = path.parent
+        if not parent.exists():
+            raise argparse.ArgumentTypeError(f"{path}: no such directory {parent}")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise argparse.ArgumentTypeError(f"{path}: the file is not writable")
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{path}: directory {parent} is not writable")
+    return path
+
+
+def _check_window(low: str, high: str, a: float, b: float) -> None:
+    """Raise ``ValueError`` unless the window ``low``..``high`` is ``a < b``."""
+    if not a < b:
+        raise ValueError(f"{low} must be < {high} (got {a} >= {b})")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Dynamics of continuous-time GRUs in JAX.")
+    parser = _Parser(prog=PROG, description="Dynamics of continuous-time GRUs in JAX.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="phase portraits of the 2-D rotation family (PNG files)")
-    demo.add_argument("--out", default="out/demo", metavar="DIR", help="output folder (default: %(default)s)")
+    demo.add_argument("--out", default="out/demo", type=_output(folder=True), metavar="DIR",
+                      help="output folder (default: %(default)s)")
 
     fp = commands.add_parser("fixed-points", help="find and classify the fixed points of a GRU")
     fp.add_argument("params", metavar="PARAMS", help="a .json or .npz file with keys Uz Ur Uh bz br bh bhn Wz Wr "
@@ -46,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="number of Newton seeds (default: 4096 for d <= 2, 1024 otherwise)")
     fp.add_argument("--seeding", choices=("random", "grid"), default=None,
                     help="seed placement (default: grid for d <= 2, random otherwise)")
-    fp.add_argument("--seed", type=int, default=0, metavar="INT", help="random key for --seeding random")
+    fp.add_argument("--seed", type=_seed, default=0, metavar="INT", help="random key for --seeding random")
     fp.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     co = commands.add_parser("continue", help="bifurcation diagram of the equilibria in one parameter; "
@@ -56,9 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--param2", type=_param_spec, metavar="NAME:i[,j]",
                     help="second parameter: continue codim-2 curves (needs --curve)")
     co.add_argument("--curve", choices=("fold", "hopf"), help="which codim-2 curves to continue")
-    co.add_argument("--from2", type=float, default=-float("inf"), metavar="A", help="window of --param2")
-    co.add_argument("--to2", type=float, default=float("inf"), metavar="B", help="window of --param2")
-    co.add_argument("--plot", metavar="FILE", help="also draw the diagram to this image file")
+    co.add_argument("--from2", type=_finite, metavar="A", help="window of --param2 (default: unbounded)")
+    co.add_argument("--to2", type=_finite, metavar="B", help="window of --param2 (default: unbounded)")
+    co.add_argument("--plot", type=_output(folder=False), metavar="FILE",
+                    help="also draw the diagram to this image file")
     co.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     sw = commands.add_parser("sweep", help="run an analysis over a grid of 1-3 parameters (resumable; writes "
@@ -67,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--grid", required=True, action="append", type=_grid_spec, metavar="NAME:i[,j]=A:B:N",
                     help="one axis: N values from A to B of an entry, e.g. bh:0=-3:3:400 (1 to 3 axes)")
     sw.add_argument("--analysis", required=True, metavar="NAME", help="a built-in analysis, e.g. census")
-    sw.add_argument("--out", required=True, metavar="DIR", help="output folder: result.npz, the PNG map and "
-                    "the checkpoint (rerun the same command to resume)")
+    sw.add_argument("--out", required=True, type=_output(folder=True), metavar="DIR", help="output folder: "
+                    "result.npz, the PNG map and the checkpoint (rerun the same command to resume)")
     sw.add_argument("--chunk", type=_positive_int, default=None, metavar="N", help="parameter sets per call")
     sw.add_argument("--plot", metavar="OUTPUT", help="the output to map (default: n_stable, else the first numeric scalar one)")
     sw.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -77,15 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "period, amplitude, Floquet multipliers, stability")
     cy.add_argument("params", metavar="PARAMS", help="a .json or .npz GRU parameter file (as for fixed-points)")
     cy.add_argument("--seeds", type=_positive_int, default=64, metavar="N", help="initial states (default: 64)")
-    cy.add_argument("--seed", type=int, default=0, metavar="INT", help="random key for the initial states")
-    cy.add_argument("--plot", metavar="FILE", help="also draw the phase portrait with the cycles (2-D only)")
+    cy.add_argument("--seed", type=_seed, default=0, metavar="INT", help="random key for the initial states")
+    cy.add_argument("--plot", type=_output(folder=False), metavar="FILE",
+                    help="also draw the phase portrait with the cycles (2-D only)")
     cy.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     ho = commands.add_parser("homoclinic", help="homoclinic (saddle-loop) and SNIC bifurcations in one parameter: "
                              "the cycle families born at the Hopf points, followed to their ends (2-D)")
     ho.add_argument("params", metavar="PARAMS", help="a .json or .npz file of a 2-D GRU")
     _add_span(ho, "the parameter, e.g. bh:0 or Uh:0,1")
-    ho.add_argument("--period-max", type=float, default=500.0, metavar="T",
+    ho.add_argument("--period-max", type=_positive_number, default=500.0, metavar="T",
                     help="a family whose period passes T ends at a homoclinic or SNIC point (default: %(default)s)")
     ho.add_argument("--json", action="store_true", help="print JSON instead of a summary")
     return parser
@@ -94,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_span(parser, param_help: str) -> None:
     """``--param NAME:i[,j] --from A --to B``: one parameter and its span."""
     parser.add_argument("--param", required=True, type=_param_spec, metavar="NAME:i[,j]", help=param_help)
-    parser.add_argument("--from", dest="start", required=True, type=float, metavar="A", help="start of the span")
-    parser.add_argument("--to", dest="stop", required=True, type=float, metavar="B", help="end of the span")
+    parser.add_argument("--from", dest="start", required=True, type=_finite, metavar="A", help="start of the span")
+    parser.add_argument("--to", dest="stop", required=True, type=_finite, metavar="B", help="end of the span")
 
 
 def _param_spec(text: str):
@@ -124,6 +215,8 @@ def _grid_spec(text: str):
         n = 0
     if not sep or len(parts) != 3 or n <= 0 or not np.isfinite([start, stop]).all():
         raise argparse.ArgumentTypeError(f"expected NAME:i[,j]=A:B:N (e.g. bh:0=-3:3:400), got {text!r}")
+    if not start < stop:
+        raise argparse.ArgumentTypeError(f"{text!r}: A must be < B (got {start} >= {stop})")
     return _param_spec(param).label, np.linspace(start, stop, n)
 
 
@@ -137,8 +230,9 @@ def main(argv=None) -> int:
     try:
         return {"fixed-points": _fixed_points, "continue": _continue, "demo": _demo, "sweep": _sweep,
                 "cycles": _cycles, "homoclinic": _homoclinic}[args.command](args)
-    except ValueError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+    except (ValueError, OSError) as err:  # bad input, or a file that cannot be read or written
+        message = f"{err.filename}: {err.strerror}" if isinstance(err, OSError) and err.filename else str(err)
+        print(f"{PROG} {args.command}: error: {' '.join(message.split())}", file=sys.stderr)
         return 2
 
 
@@ -159,8 +253,13 @@ def _fixed_points(args) -> int:
 
 
 def _continue(args) -> int:
+    _check_window("--from", "--to", args.start, args.stop)
     if (args.param2 is None) != (args.curve is None):
         raise ValueError("--param2 and --curve go together: give both or neither.")
+    if args.param2 is None and (args.from2, args.to2) != (None, None):
+        raise ValueError("--from2 and --to2 bound --param2: give them with --param2 and --curve.")
+    window2 = (-math.inf if args.from2 is None else args.from2, math.inf if args.to2 is None else args.to2)
+    _check_window("--from2", "--to2", *window2)
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the result alone
         from . import bifurcation_diagram, codim2_curves
         from ._io import load_params
@@ -172,7 +271,7 @@ def _continue(args) -> int:
         diagram = bifurcation_diagram(params, args.param, span=(args.start, args.stop))
         result = diagram
         if args.param2 is not None:
-            result = codim2_curves(params, diagram, args.param2, kind=args.curve, window2=(args.from2, args.to2))
+            result = codim2_curves(params, diagram, args.param2, kind=args.curve, window2=window2)
         if args.plot:
             from . import plot
 
@@ -183,8 +282,6 @@ def _continue(args) -> int:
 
 
 def _sweep(args) -> int:
-    from pathlib import Path
-
     from ._io import load_params
     from .sweeps._analyses import ANALYSES
     from .sweeps._sweep import sweep
@@ -194,20 +291,19 @@ def _sweep(args) -> int:
     grid = dict(args.grid)
     if len(grid) != len(args.grid):
         raise ValueError("--grid: each parameter may appear once.")
+    if args.plot and len(grid) > 2:
+        raise ValueError(f"--plot: a {len(grid)}-axis grid has no map; give at most 2 --grid axes.")
     params = load_params(args.params)
-    out = Path(args.out)
+    out = args.out
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the list of files
         result = sweep(ANALYSES[args.analysis](), grid=grid, base=params, chunk=args.chunk,
                        checkpoint=out / "checkpoint", progress=args.progress)
-    written = [result.save(out / "result.npz")]
+    print(repr(result))
+    print(f"wrote {result.save(out / 'result.npz')}")
     if len(result.axes) <= 2:
         name = args.plot or _default_map(result)
-        axes = result.plot(name)
-        written.append(out / f"{name}.png")
-        axes.figure.savefig(written[-1], dpi=120)
-    print(repr(result))
-    for path in written:
-        print(f"wrote {path}")
+        result.plot(name).figure.savefig(out / f"{name}.png", dpi=120)
+        print(f"wrote {out / f'{name}.png'}")
     return 0
 
 
@@ -227,10 +323,10 @@ def _cycles(args) -> int:
         from ._io import load_params
 
         params = load_params(args.params)
+        if args.plot and params.dim != 2:
+            raise ValueError(f"--plot: phase portraits are 2-D; this GRU has {params.dim} units.")
         result = find_limit_cycles(params, n_seeds=args.seeds, key=jax.random.key(args.seed))
         if args.plot:
-            if params.dim != 2:
-                raise ValueError(f"--plot: phase portraits are 2-D; this GRU has {params.dim} units.")
             from . import plot
 
             plot.phase_portrait(params, cycles=result).figure.savefig(args.plot, dpi=120)
@@ -239,11 +335,14 @@ def _cycles(args) -> int:
 
 
 def _homoclinic(args) -> int:
+    _check_window("--from", "--to", args.start, args.stop)
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the result alone
         from ._io import load_params
         from .homoclinic._report import homoclinic_report
 
         params = load_params(args.params)
+        if params.dim != 2:
+            raise ValueError(f"{args.params}: homoclinic needs a 2-D GRU; this one has {params.dim} units.")
         args.param.validate(params)
         report = homoclinic_report(params, args.param, (args.start, args.stop), period_max=args.period_max)
     print(json.dumps(report) if args.json else _report_text(report))

@@ -98,16 +98,20 @@ def test_bad_files_exit_2_with_one_line(tmp_path, capsys, name):
     assert main(["fixed-points", str(path), "--json"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.count("\n") == 1 and err.startswith(f"gru-jax: error: {path}: ") and PROBLEMS[name] in err
+    assert err.count("\n") == 1 and err.startswith(f"gru-jax fixed-points: error: {path}: ") and PROBLEMS[name] in err
     with pytest.raises(ValueError, match=PROBLEMS[name].replace(".", r"\.")):
         load_params(path)
 
 
-def test_usage_errors_exit_2(capsys):
-    assert main(["fixed-points", "x.json", "--no-such-option"]) == 2
-    assert main(["fixed-points", "x.json", "--seeds", "0"]) == 2
-    assert main([]) == 2
-    assert "usage: gru-jax" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, line", [
+    (["fixed-points", "x.json", "--no-such-option"], "gru-jax: error: unrecognized arguments: --no-such-option"),
+    (["fixed-points", "x.json", "--seeds", "0"], "gru-jax fixed-points: error: argument --seeds: must be a positive "
+                                                 "integer, got '0'"),
+    ([], "gru-jax: error: the following arguments are required: COMMAND"),
+])
+def test_usage_errors_exit_2(capsys, argv, line):
+    assert main(argv) == 2
+    assert capsys.readouterr() == ("", line + "\n")
 
 
 def test_subprocess_bad_file():
@@ -115,7 +119,7 @@ def test_subprocess_bad_file():
     bad = subprocess.run([sys.executable, "-m", "gru_jax.cli", "fixed-points", missing, "--json"], cwd=ROOT,
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
-    assert bad.stderr.splitlines() == [f"gru-jax: error: {missing}: no such file"]
+    assert bad.stderr.splitlines() == [f"gru-jax fixed-points: error: {missing}: no such file"]
 
 
 def test_demo_writes_pngs(tmp_path, capsys, monkeypatch):
@@ -248,3 +252,145 @@ def test_homoclinic_json_for_the_constructed_saddle_loop(tmp_path, capsys):
     assert loop["param"] == pytest.approx(HOMOCLINIC_BH0, abs=1e-9)
     assert loop["saddle_quantity"] == pytest.approx(-0.0220556, abs=1e-6)     # < 0: the cycle was stable
     np.testing.assert_allclose(loop["saddle"], [-0.46652378, 0.59375395], atol=1e-7)
+
+
+# ---- bad input: one line on stderr, status 2, nothing computed, nothing written ---------------------------------
+
+ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0
+READ_ONLY = pytest.mark.skipif(ROOT_USER, reason="root writes into read-only folders")
+
+
+@pytest.fixture
+def work(tmp_path):
+    """A folder with parameter files, an earlier plot, a plain file, a read-only folder and an earlier sweep."""
+    write_json(tmp_path / "ok.json", CUSP)
+    write_json(tmp_path / "three.json", {"Uh": np.eye(3).tolist()})
+    write_json(tmp_path / "nan.json", '{"Uh": [[1, 0], [0, NaN]]}')
+    write_json(tmp_path / "keys.json", {"Uh": [[1, 0], [0, 1]], "Ux": [1, 2]})
+    (tmp_path / "old.png").write_bytes(b"an earlier plot")
+    (tmp_path / "file").write_text("a file, not a folder")
+    (tmp_path / "ro").mkdir(mode=0o555)
+    (tmp_path / "run" / "checkpoint").mkdir(parents=True)
+    for name, data in (("checkpoint/manifest.json", b"{}"), ("checkpoint/chunk-000000.npz", b"chunk"),
+                       ("result.npz", b"result")):
+        (tmp_path / "run" / name).write_bytes(data)
+    return tmp_path
+
+
+def assert_bad_input(capsys, work, argv, message):
+    """``main(argv)`` exits 2 with the one line ``gru-jax COMMAND: error: <message...>`` on stderr, prints nothing
+    else and leaves every file under ``work`` as it was (``{d}`` in argv and message stands for ``work``)."""
+    argv, message = [a.format(d=work) for a in argv], message.format(d=work)
+    before = {p: p.is_file() and p.read_bytes() for p in work.rglob("*")}
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith(f"gru-jax {argv[0]}: error: {message}"), err
+    assert {p: p.is_file() and p.read_bytes() for p in work.rglob("*")} == before
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["{d}/missing.json"], "{d}/missing.json: no such file"),
+    (["{d}/nan.json"], "{d}/nan.json: GRUParams.Uh: 1 non-finite value(s)"),
+    (["{d}/keys.json"], "{d}/keys.json: unknown key(s) ['Ux']"),
+    (["{d}"], "{d}: unknown extension"),
+    (["{d}/ok.json", "--seeds", "-1"], "argument --seeds: must be a positive integer, got '-1'"),
+    (["{d}/ok.json", "--seed", "2.5"], "argument --seed: must be an integer from 0 to 2**63-1, got '2.5'"),
+    (["{d}/ok.json", "--seeding", "spiral"], "argument --seeding: invalid choice: 'spiral'"),
+])
+def test_fixed_points_bad_input(capsys, work, argv, message):
+    assert_bad_input(capsys, work, ["fixed-points", *argv], message)
+
+
+def span(lo="-1", hi="1", param="bh:0", file="ok.json"):
+    """Arguments ``PARAMS --param --from --to`` of continue and homoclinic."""
+    return ["{d}/" + file, "--param", param, "--from", lo, "--to", hi]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (span("2", "-2"), "--from must be < --to (got 2.0 >= -2.0)"),
+    (span("1", "1"), "--from must be < --to (got 1.0 >= 1.0)"),
+    (span("nan", "1"), "argument --from: must be a finite number, got 'nan'"),
+    (span("-1", "inf"), "argument --to: must be a finite number, got 'inf'"),
+    ([*span(), "--param2", "Uh:0,0", "--curve", "fold", "--from2", "3", "--to2", "2"],
+     "--from2 must be < --to2 (got 3.0 >= 2.0)"),
+    ([*span(), "--from2", "2"], "--from2 and --to2 bound --param2"),
+    ([*span(), "--plot", "{d}/no/such/d.png"], "argument --plot: {d}/no/such/d.png: no such directory {d}/no/such"),
+    ([*span(), "--plot", "{d}/file/d.png"], "argument --plot: {d}/file/d.png: {d}/file is not a directory"),
+    ([*span(), "--plot", "{d}/run"], "argument --plot: {d}/run: is a directory"),
+    ([*span(), "--plot", "{d}/d.txt"], "argument --plot: {d}/d.txt: unknown image format '.txt'; use one of"),
+    pytest.param([*span(), "--plot", "{d}/ro/d.png"], "argument --plot: {d}/ro/d.png: directory {d}/ro is not writable",
+                 marks=READ_ONLY),
+    ([*span(file="missing.json"), "--plot", "{d}/old.png"], "{d}/missing.json: no such file"),
+    (span(param="Uh:0", file="three.json"), "Param('Uh', 0): GRUParams.Uh has shape (3, 3)"),
+])
+def test_continue_bad_input(capsys, work, argv, message):
+    assert_bad_input(capsys, work, ["continue", *argv], message)
+
+
+def grid(axis="bh:0=-1:1:3", out="{d}/run", file="ok.json"):
+    """Arguments of sweep, over the earlier sweep in ``{d}/run`` by default."""
+    return ["{d}/" + file, "--grid", axis, "--analysis", "census", "--out", out]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (grid("bh:0=1:1:3"), "argument --grid: 'bh:0=1:1:3': A must be < B (got 1.0 >= 1.0)"),
+    (grid("bh:0=1:-1:3"), "argument --grid: 'bh:0=1:-1:3': A must be < B (got 1.0 >= -1.0)"),
+    (grid("bh:0=nan:1:3"), "argument --grid: expected NAME:i[,j]=A:B:N"),
+    (grid(out="{d}/file"), "argument --out: {d}/file: exists and is not a directory"),
+    (grid(out="{d}/file/run"), "argument --out: {d}/file/run: {d}/file is not a directory"),
+    pytest.param(grid(out="{d}/ro/a/b"), "argument --out: {d}/ro/a/b: directory {d}/ro is not writable",
+                 marks=READ_ONLY),
+    ([*grid(), "--chunk", "0"], "argument --chunk: must be a positive integer, got '0'"),
+    ([*grid(), "--grid", "bh:1=-1:1:3", "--grid", "Uh:0,0=1:2:3", "--plot", "n_stable"],
+     "--plot: a 3-axis grid has no map"),
+    (grid(file="missing.json"), "{d}/missing.json: no such file"),
+])
+def test_sweep_bad_input(capsys, work, argv, message):
+    assert_bad_input(capsys, work, ["sweep", *argv], message)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["{d}/three.json", "--plot", "{d}/old.png"], "--plot: phase portraits are 2-D; this GRU has 3 units."),
+    (["{d}/ok.json", "--plot", "{d}/no/c.png"], "argument --plot: {d}/no/c.png: no such directory {d}/no"),
+    (["{d}/ok.json", "--plot", "{d}/c"], "argument --plot: {d}/c: unknown image format '(none)'"),
+    (["{d}/ok.json", "--seeds", "0"], "argument --seeds: must be a positive integer, got '0'"),
+    (["{d}/ok.json", "--seed", "-1"], "argument --seed: must be an integer from 0 to 2**63-1, got '-1'"),
+    (["{d}/nan.json", "--plot", "{d}/old.png"], "{d}/nan.json: GRUParams.Uh: 1 non-finite value(s)"),
+])
+def test_cycles_bad_input(capsys, work, argv, message):
+    assert_bad_input(capsys, work, ["cycles", *argv], message)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (span(file="three.json"), "{d}/three.json: homoclinic needs a 2-D GRU; this one has 3 units."),
+    (span("0.5", "-0.5"), "--from must be < --to (got 0.5 >= -0.5)"),
+    (span("-1", "nan"), "argument --to: must be a finite number, got 'nan'"),
+    ([*span(), "--period-max", "0"], "argument --period-max: must be a positive number, got '0'"),
+    ([*span(), "--period-max", "inf"], "argument --period-max: must be a finite number, got 'inf'"),
+    (span(param="bh:2"), "Param('bh', 2): GRUParams.bh has shape (2,): index 2"),
+    (span(param="bh"), "Param('bh'): GRUParams.bh has shape (2,)"),
+    (span(file="keys.json"), "{d}/keys.json: unknown key(s) ['Ux']"),
+])
+def test_homoclinic_bad_input(capsys, work, argv, message):
+    assert_bad_input(capsys, work, ["homoclinic", *argv], message)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--out", "{d}/file"], "argument --out: {d}/file: exists and is not a directory"),
+    (["--out", "{d}/file/demo"], "argument --out: {d}/file/demo: {d}/file is not a directory"),
+    pytest.param(["--out", "{d}/ro/demo"], "argument --out: {d}/ro/demo: directory {d}/ro is not writable",
+                 marks=READ_ONLY),
+])
+def test_demo_bad_input(capsys, work, argv, message, monkeypatch):
+    monkeypatch.setattr(gru_jax._demo, "run_demo", lambda out: pytest.fail("the demo ran"))
+    assert_bad_input(capsys, work, ["demo", *argv], message)
+
+
+def test_os_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    def refuse(out):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "demo" / "x.png"))
+
+    monkeypatch.setattr(gru_jax._demo, "run_demo", refuse)
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 2
+    assert capsys.readouterr() == ("", f"gru-jax demo: error: {tmp_path / 'demo' / 'x.png'}: Permission denied\n")
