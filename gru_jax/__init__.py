@@ -1,6 +1,8 @@
 """gru_jax: dynamics and bifurcations of continuous-time gated recurrent units in JAX.
 
-Importing gru_jax switches on ``jax_enable_x64``: analysis runs in float64 (set ``GRU_JAX_NO_X64=1`` to opt out).
+Importing gru_jax switches on ``jax_enable_x64``: analysis runs in float64 (set ``GRU_JAX_NO_X64=1`` to opt out),
+and JAX's persistent compilation cache in ``~/.cache/gru_jax/jax`` (``GRU_JAX_NO_CACHE=1`` to opt out; see
+``gru_jax._cache``).
 """
 
 import os as _os
@@ -9,6 +11,10 @@ import jax as _jax
 
 if not _os.environ.get("GRU_JAX_NO_X64"):
     _jax.config.update("jax_enable_x64", True)
+
+from ._cache import enable_compilation_cache as _enable_compilation_cache
+
+_enable_compilation_cache()
 
 from .continuation import (
     Branch as Branch,
