@@ -1,9 +1,11 @@
 """Benchmark: continuation of equilibria of CT-GRUs in one bias, against AUTO-07p (one branch) and jaxcont (many).
 
-    python benchmarks/continuation.py [--json OUT] [--parts single,batch] [--dims 2,32]
-                                      [--n-branches-d2 N] [--n-branches-d32 N] [--repeats 5] ...
+    python benchmarks/continuation.py [--json [OUT]] [--allow-dirty] [--parts single,batch] [--dims 2,32]
+                                      [--n-branches-d2 N] [--n-branches-d32 N] [--repeats 5] [--cold-repeats 5]
+                                      [--quick] ...
 
-Measured in one run, float64, warm timings (medians of interleaved repeats), baselines in the same run:
+Measured in one run, float64, medians of interleaved repeats (the order of the sides rotating in every repeat),
+baselines in the same run:
 
 (a) single: one branch of the 2-D GRU ``GRUParams.random(key(0), 2, scale=4, bias_scale=1)`` in ``bh[0]``
     from the stable equilibrium at ``bh[0] = -4`` up to ``+4`` (2 folds and a Hopf point in the window),
@@ -21,31 +23,48 @@ Measured in one run, float64, warm timings (medians of interleaved repeats), bas
     bias_scale=1)``) whose bias vector gets a different random offset per branch (N(0, 0.5^2), key(2)); each
     branch starts at the equilibrium reached from ``tanh(bh)`` by explicit Euler steps at ``bh[0] = -4`` and
     runs toward +4 for at most 100 points (``ds = 0.01``, ``ds_max = 0.1``, ``ds_min = 1e-5``, Newton tol
-    1e-10); branches whose start does not converge are replaced by others.
-    * gru_jax: ``jax.jit(jax.vmap(continue_equilibria))`` over the params and start points: events (fold,
-      branch point, Hopf: detected and located, Lyapunov coefficients) and stability always on.
-    * jaxcont 0.4.0 (a benchmark-only dependency, ``pip install -e .[bench]``), the same branches:
-      - "jaxcont vmap, stability, no events": ``jax.jit(jax.vmap(jaxcont.continuation(..., settings=
-        ContinuationPar(compute_stability=True))))``: jaxcont raises NotImplementedError for events under
-        vmap/jit, so this is its fastest batched mode and it locates nothing;
-      - "jaxcont loop, events": ``jaxcont.continuation(prob, events=[Fold(), Hopf()])`` called eagerly per
-        branch (its only way to get events), for ``--jaxcont-seconds`` (at least 2 branches); branches/s
-        extrapolated from the median per-branch time.
-    branches/s = n / median time; ratio = gru_jax branches/s / baseline branches/s.
+    1e-10); branches whose start does not converge are replaced by others. Against jaxcont 0.4.0 (a
+    benchmark-only dependency, ``pip install -e .[bench]``), each comparison named for what it is:
+    * warm, batched: gru_jax ``jax.jit(jax.vmap(continue_equilibria))`` (events -- fold, branch point, Hopf,
+      located, Lyapunov coefficients -- and stability always on) against jaxcont ``jax.jit(jax.vmap(
+      jaxcont.continuation(..., settings=ContinuationPar(compute_stability=True))))`` with **no events** (jaxcont
+      raises NotImplementedError for events under vmap/jit: its fastest batched mode, locating nothing);
+      both compiled, ``--repeats`` interleaved calls. Ratio = jaxcont time / gru_jax time for the n branches.
+    * warm, one branch with events: gru_jax ``continue_equilibria`` (public call) against jaxcont
+      ``continuation(prob, events=[Fold(), Hopf()])`` called eagerly (its only way to get events), the same
+      branch called again after a warm-up call, ``--repeats`` interleaved calls per branch, on at least 2
+      branches (more while ``--jaxcont-seconds`` lasts). jaxcont builds a new closure over the parameters for
+      every call and so re-traces and recompiles its scan each time; this process runs with JAX's persistent
+      compilation cache on (a fresh directory; gru_jax switches one on by default on import), so jaxcont's
+      repeated call loads its programs instead of compiling them: its best warm time. Ratio = median over
+      the branches of jaxcont time / gru_jax time.
+    * cold (first call incl. tracing and compilation, in a fresh process without a persistent cache, inputs
+      built first; ``--cold-repeats`` processes per side, the order of the sides rotating): the batched pair
+      and the one-branch pair above. Ratio = jaxcont first call / gru_jax first call (medians).
+    Ratios > 1: gru_jax faster.
 
 Agreement (printed and stored): (a) every AUTO fold/Hopf parameter against gru_jax's (max abs difference,
 counts); (b) fold and Hopf events of jaxcont's eager branches against gru_jax's on the same branches.
+``--quick``: 8 branches, fewer repeats: a smoke test, not for benchmarks/results/.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402  (also puts the repo root on sys.path)
+
+C.no_compilation_cache()   # before gru_jax is imported; main() sets a fresh cache for the batch part on purpose
+
 import _auto as A  # noqa: E402
 
 P_MIN, P_MAX = -4.0, 4.0
@@ -54,6 +73,8 @@ BATCH = dict(seed=1, offset_key=2, offset_scale=0.5, ds=0.01, ds_min=1e-5, ds_ma
 SCALES = {2: 4.0, 32: 2.0}
 CPU_SIZES = {2: 1024, 32: 16}
 GPU_SIZES = {2: 1024, 32: 1024}
+QUICK_SIZES = {2: 8, 32: 2}
+COLD_MODES = ("gru_jax vmap", "jaxcont vmap", "gru_jax one branch", "jaxcont one branch, events")
 FIELD = lambda h, q: q.vector_field(h)    # one function object: compiled once per shape
 
 
@@ -115,7 +136,11 @@ def run_single(args) -> dict:
             "auto": {"times_s": times["AUTO-07p"], "median_s": t_auto, "cold_run_s": auto.cold_s,
                      "points": n_auto, "special": special_auto, "bifpy": A.bifpy_version(),
                      "what": "compiled AUTO-07p executable re-run (process start + continuation + fort.7/8/9)"},
-            "ratio_auto_over_gru_jax": t_auto / t_ours, "agreement": agree}
+            "ratio_auto_over_gru_jax": t_auto / t_ours,
+            "ratio_first_call_auto_over_gru_jax": auto.cold_s / t_first,
+            "ratios": "warm: AUTO executable re-run / gru_jax warm call; first call: AUTO sympy + gfortran + run / "
+                      "gru_jax first call in this process (trace + compile + run)",
+            "agreement": agree}
     if "gru_jax inside jit" in times:
         tw = C.median(times["gru_jax inside jit"])
         case["gru_jax_inside_jit"] = {"times_s": times["gru_jax inside jit"], "median_s": tw,
@@ -166,16 +191,13 @@ def make_batch(d: int, n: int):
     return jax.tree_util.tree_map(take, batch), h0[idx]
 
 
-def run_batch(d: int, n: int, args) -> dict:
+def _batch_fns(d: int, n: int):
+    """The problem of (b) and the four functions compared: gru_jax and jaxcont, batched and one branch."""
     import jax
-    import jax.numpy as jnp
-    import numpy as np
     import gru_jax as gj
     import jaxcont as jc
 
     b = BATCH
-    print(f"\n-- (b) {n} branches, d = {d}: bh[0] from {P_MIN} toward {P_MAX}, <= {b['max_points']} points each, "
-          f"ds {b['ds']}, ds_max {b['ds_max']} --", flush=True)
     params, h0 = make_batch(d, n)
     C.block((params, h0))
 
@@ -183,69 +205,129 @@ def run_batch(d: int, n: int, args) -> dict:
         return gj.continue_equilibria(q, gj.Param("bh", 0), h, f=FIELD, p_min=P_MIN, p_max=P_MAX, ds=b["ds"],
                                       ds_min=b["ds_min"], ds_max=b["ds_max"], tol=b["tol"],
                                       max_points=b["max_points"])
-    ours_fn = jax.jit(jax.vmap(one))
 
     def jc_f(u, p, q):
         return _set_bh0(q, p).vector_field(u)
     settings = jc.ContinuationPar(ds=b["ds"], ds_min=b["ds_min"], ds_max=b["ds_max"], max_steps=b["max_points"] - 1,
                                   newton_tol=b["tol"], compute_stability=True)
-    prob0 = jc.bif_problem(jc_f, h0[0], P_MIN, args=jax.tree_util.tree_map(lambda x: x[0], params))
+    @functools.cache
+    def member(i):   # branch i's inputs, built once (outside the timed calls), as a user would hold them
+        q = jax.tree_util.tree_map(lambda x: x[i], params)
+        return q, h0[i], jc.bif_problem(jc_f, h0[i], P_MIN, args=q)
+    prob0 = member(0)[2]
 
     def jc_one(q, h):
         br = jc.continuation(prob0.at(u0=h, args=q), p_span=(P_MIN, P_MAX), settings=settings).branch
         return br.params, br.states, br.stable, br.valid
-    jc_fn = jax.jit(jax.vmap(jc_one))
 
-    t_ours0, br = C.time_once(lambda: ours_fn(params, h0))
-    t_jc0, jcb = C.time_once(lambda: jc_fn(params, h0))
-    print(f"first calls (trace + compile + run): gru_jax {t_ours0:.2f} s, jaxcont vmap {t_jc0:.2f} s", flush=True)
-    times = C.time_interleaved({"gru_jax": lambda: ours_fn(params, h0), "jaxcont vmap": lambda: jc_fn(params, h0)},
-                               args.repeats)
+    ours_vmap, jc_vmap = jax.jit(jax.vmap(one)), jax.jit(jax.vmap(jc_one))
+    fns = {"gru_jax vmap": lambda: ours_vmap(params, h0),
+           "jaxcont vmap": lambda: jc_vmap(params, h0),
+           "gru_jax one branch": lambda i=0: one(*member(i)[:2]),
+           "jaxcont one branch, events": lambda i=0: jc.continuation(
+               member(i)[2], p_span=(P_MIN, P_MAX), settings=settings, events=[jc.Fold(), jc.Hopf()])}
+    return params, h0, fns
+
+
+def cold_child(spec: str) -> None:
+    """Fresh interpreter, no persistent cache: build the inputs, then time the first and second call of one mode."""
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    mode, d, n = spec.rsplit(",", 2)
+    _, _, fns = _batch_fns(int(d), int(n))
+    t_first, _ = C.time_once(fns[mode])
+    t_second, _ = C.time_once(fns[mode])
+    print("COLD_JSON " + json.dumps({"first_call_s": t_first, "second_call_s": t_second}))
+
+
+def cold_runs(d: int, n: int, repeats: int) -> dict:
+    """``repeats`` fresh processes per mode (``COLD_MODES``), the order of the modes rotating per repeat."""
+    out = {m: [] for m in COLD_MODES}
+    for r in range(repeats):
+        for mode in C.rotated(list(COLD_MODES), r):
+            cmd = [sys.executable, os.path.abspath(__file__), "--_cold", f"{mode},{d},{n}"]
+            proc = subprocess.run(cmd, env=C.child_env(), capture_output=True, text=True)
+            res = next((json.loads(line.split(" ", 1)[1]) for line in proc.stdout.splitlines()
+                        if line.startswith("COLD_JSON ")), {"error": (proc.stderr or proc.stdout)[-2000:]})
+            out[mode].append(res)
+            print(f"  cold {r + 1}/{repeats} {mode:28s} " + (f"first call {res['first_call_s']:.2f} s, second "
+                  f"{res['second_call_s']:.2f} s" if "first_call_s" in res else f"FAILED: {res['error'][-300:]}"),
+                  flush=True)
+    return out
+
+
+def run_batch(d: int, n: int, args) -> dict:
+    import numpy as np
+    import gru_jax as gj
+
+    b = BATCH
+    print(f"\n-- (b) {n} branches, d = {d}: bh[0] from {P_MIN} toward {P_MAX}, <= {b['max_points']} points each, "
+          f"ds {b['ds']}, ds_max {b['ds_max']} --", flush=True)
+    params, h0, fns = _batch_fns(d, n)
+    case = {"d": d, "n_branches": n, "config": {**b, "scale": SCALES.get(d, 2.0), "p_min": P_MIN, "p_max": P_MAX}}
+
+    # -- warm, batched: gru_jax vmap (events) vs jaxcont vmap (no events)
+    t_ours0, br = C.time_once(fns["gru_jax vmap"])
+    t_jc0, jcb = C.time_once(fns["jaxcont vmap"])
+    print(f"in-process first calls (trace + compile + run): gru_jax vmap {t_ours0:.2f} s, jaxcont vmap {t_jc0:.2f} s",
+          flush=True)
+    times = C.time_interleaved({k: fns[k] for k in ("gru_jax vmap", "jaxcont vmap")}, args.repeats)
     for k, ts in times.items():
         print(f"  {k:14s} {C.spread(ts)}", flush=True)
-    t_ours, t_jcv = C.median(times["gru_jax"]), C.median(times["jaxcont vmap"])
+    t_ours, t_jcv = C.median(times["gru_jax vmap"]), C.median(times["jaxcont vmap"])
     counts = np.asarray(br.count)
     kinds = np.asarray(br.special.kind)
     status = np.asarray(br.status)[:, 1]
     jc_counts = np.asarray(jcb[3]).sum(axis=1)
-    case = {"d": d, "n_branches": n, "config": {**b, "scale": SCALES.get(d, 2.0), "p_min": P_MIN, "p_max": P_MAX},
-            "gru_jax": {"times_s": times["gru_jax"], "median_s": t_ours, "branches_per_s": n / t_ours,
-                        "first_call_s": t_ours0, "points_mean": float(counts.mean()),
-                        "points_per_s": float(counts.sum()) / t_ours,
-                        "special_counts": {gj.SpecialKind(k).label: int(np.sum(kinds == k)) for k in range(4)},
-                        "end_status": {gj.BranchStatus(k).name: int(np.sum(status == k))
-                                       for k in np.unique(status)}},
-            "jaxcont_vmap": {"times_s": times["jaxcont vmap"], "median_s": t_jcv, "branches_per_s": n / t_jcv,
-                             "first_call_s": t_jc0, "points_mean": float(jc_counts.mean()),
-                             "what": "vmap, compute_stability=True, no events (unsupported under vmap)"},
-            "ratio_vs_jaxcont_vmap_no_events": (n / t_ours) / (n / t_jcv)}
+    case["gru_jax"] = {"times_s": times["gru_jax vmap"], "median_s": t_ours, "branches_per_s": n / t_ours,
+                       "in_process_first_call_s": t_ours0, "points_mean": float(counts.mean()),
+                       "points_per_s": float(counts.sum()) / t_ours,
+                       "special_counts": {gj.SpecialKind(k).label: int(np.sum(kinds == k)) for k in range(4)},
+                       "end_status": {gj.BranchStatus(k).name: int(np.sum(status == k)) for k in np.unique(status)},
+                       "what": "jit(vmap(continue_equilibria)), events + stability"}
+    case["jaxcont_vmap"] = {"times_s": times["jaxcont vmap"], "median_s": t_jcv, "branches_per_s": n / t_jcv,
+                            "in_process_first_call_s": t_jc0, "points_mean": float(jc_counts.mean()),
+                            "what": "jit(vmap(jaxcont.continuation)), compute_stability=True, no events "
+                                    "(unsupported under vmap)"}
+    case["ratio_warm_batched_vs_jaxcont_vmap_no_events"] = t_jcv / t_ours
 
-    # jaxcont with events: eager, one branch per call
-    per, hits, agree = [], [], []
-    t_start = time.perf_counter()
-    i = 0
+    # -- warm, one branch with events: both eager public calls, the same branch called again
+    per, t_start, i = [], time.perf_counter(), 0
+    one_ours, one_jc = fns["gru_jax one branch"], fns["jaxcont one branch, events"]
     while i < n and (i < 2 or time.perf_counter() - t_start < args.jaxcont_seconds):
-        q = jax.tree_util.tree_map(lambda x: x[i], params)
-        prob = jc.bif_problem(jc_f, h0[i], P_MIN, args=q)
-        t, res = C.time_once(lambda: jc.continuation(prob, p_span=(P_MIN, P_MAX), settings=settings,
-                                                     events=[jc.Fold(), jc.Hopf()]))
-        per.append(t)
-        ev = [(e.kind, float(e.p)) for e in res.events]
-        hits.append(ev)
-        k = int(br.special.count[i])
+        first_o, mine = C.time_once(lambda: one_ours(i))
+        first_j, res = C.time_once(lambda: one_jc(i))   # fills the persistent cache with this branch's programs
+        t = C.time_interleaved({"gru_jax": lambda: one_ours(i), "jaxcont": lambda: one_jc(i)}, args.repeats)
+        k = int(mine.special.count)
         ours_ev = [(gj.SpecialKind(int(a)).label, float(p)) for a, p in
-                   zip(np.asarray(br.special.kind[i, :k]), np.asarray(br.special.p[i, :k])) if a in (0, 2)]
-        agree.append(_compare_events(ours_ev, ev))
+                   zip(np.asarray(mine.special.kind[:k]), np.asarray(mine.special.p[:k])) if a in (0, 2)]
+        row = {"branch": i, "gru_jax_times_s": t["gru_jax"], "jaxcont_times_s": t["jaxcont"],
+               "gru_jax_median_s": C.median(t["gru_jax"]), "jaxcont_median_s": C.median(t["jaxcont"]),
+               "in_process_first_call_s": {"gru_jax": first_o, "jaxcont": first_j},
+               "events": [(e.kind, float(e.p)) for e in res.events],
+               "agreement": _compare_events(ours_ev, [(e.kind, float(e.p)) for e in res.events])}
+        row["ratio"] = row["jaxcont_median_s"] / row["gru_jax_median_s"]
+        per.append(row)
+        a = row["agreement"]
+        print(f"  one branch {i}: gru_jax {C.spread(t['gru_jax'])}, jaxcont with events {C.spread(t['jaxcont'])} "
+              f"(first calls {first_o:.2f} / {first_j:.2f} s): {row['ratio']:.3g}x; events gru_jax {a['ours']} "
+              f"jaxcont {a['jaxcont']} max |dp| {a['max_abs_diff']}", flush=True)
         i += 1
-    t_jce = C.median(per)
-    case["jaxcont_events"] = {"per_branch_s": per, "median_s_per_branch": t_jce, "branches_per_s": 1.0 / t_jce,
-                              "branches_run": len(per), "events": hits, "agreement": agree,
-                              "what": "eager jaxcont.continuation(events=[Fold(), Hopf()]) per branch"}
-    case["ratio_vs_jaxcont_events"] = (n / t_ours) * t_jce
-    print(f"jaxcont with events (eager, per branch): {len(per)} branches, median {t_jce:.2f} s "
-          f"[{min(per):.2f}-{max(per):.2f}]", flush=True)
-    for j, a in enumerate(agree):
-        print(f"  branch {j}: gru_jax {a['ours']}  jaxcont {a['jaxcont']}  max |dp| {a['max_abs_diff']}")
+    case["one_branch"] = {"branches": per, "what": "eager public calls, events; warm = the same branch again, jaxcont "
+                          "with JAX's persistent compilation cache on (it re-traces and reloads per call)"}
+    case["ratio_warm_one_branch_vs_jaxcont_eager_events"] = C.median([r["ratio"] for r in per])
+
+    # -- cold: first calls in fresh processes
+    if args.cold_repeats:
+        cold = cold_runs(d, n, args.cold_repeats)
+        med = {m: C.median([x["first_call_s"] for x in xs if "first_call_s" in x] or [float("nan")])
+               for m, xs in cold.items()}
+        case["cold"] = {"samples": cold, "first_call_median_s": med,
+                        "what": "first call (trace + compile + run) in a fresh process without a persistent cache, "
+                                "inputs built first; second_call_s: again in that process"}
+        case["ratio_cold_batched_vs_jaxcont_vmap_no_events"] = med["jaxcont vmap"] / med["gru_jax vmap"]
+        case["ratio_cold_one_branch_vs_jaxcont_eager_events"] = (med["jaxcont one branch, events"]
+                                                                 / med["gru_jax one branch"])
     print(f"gru_jax: {counts.mean():.1f} points per branch, special points {case['gru_jax']['special_counts']}, "
           f"end {case['gru_jax']['end_status']}; jaxcont vmap {jc_counts.mean():.1f} points per branch", flush=True)
     return case
@@ -271,52 +353,72 @@ def print_table(single: dict | None, batch: list[dict]) -> None:
         g, a = single["gru_jax"], single["auto"]
         print(f"(a) one 2-D branch with events: gru_jax {g['median_s'] * 1e3:.2f} ms ({g['points']} points; first "
               f"call {g['first_call_s']:.2f} s) | AUTO-07p {a['median_s'] * 1e3:.2f} ms ({a['points']} points; "
-              f"cold {a['cold_run_s']:.2f} s) | AUTO/gru_jax {single['ratio_auto_over_gru_jax']:.2f}x")
+              f"cold {a['cold_run_s']:.2f} s) | AUTO/gru_jax warm {single['ratio_auto_over_gru_jax']:.2f}x, "
+              f"first call {single['ratio_first_call_auto_over_gru_jax']:.2f}x")
         if "gru_jax_inside_jit" in single:
             w = single["gru_jax_inside_jit"]
             print(f"    gru_jax traced inside a user's jit (no host-side checks): {w['median_s'] * 1e3:.2f} ms | "
                   f"AUTO/gru_jax {single['ratio_auto_over_gru_jax_inside_jit']:.2f}x")
-    if batch:
-        print(f"{'d':>3} {'branches':>8}  {'method':<40} {'median s':>9} {'branches/s':>11} {'gru_jax ratio':>13}")
     for c in batch:
-        g, v, e = c["gru_jax"], c["jaxcont_vmap"], c["jaxcont_events"]
-        print(f"{c['d']:>3} {c['n_branches']:>8}  {'gru_jax vmap (events + stability)':<40} {g['median_s']:>9.4g} "
-              f"{g['branches_per_s']:>11.4g} {'-':>13}")
-        print(f"{'':>3} {'':>8}  {'jaxcont vmap (stability, no events)':<40} {v['median_s']:>9.4g} "
-              f"{v['branches_per_s']:>11.4g} {c['ratio_vs_jaxcont_vmap_no_events']:>12.3g}x")
-        label = f"jaxcont loop with events ({e['branches_run']} run)"
-        print(f"{'':>3} {'':>8}  {label:<40} "
-              f"{c['n_branches'] * e['median_s_per_branch']:>9.4g} {e['branches_per_s']:>11.4g} "
-              f"{c['ratio_vs_jaxcont_events']:>12.3g}x")
+        print(f"(b) d = {c['d']}, {c['n_branches']} branches (ratio = jaxcont time / gru_jax time):")
+        g, v = c["gru_jax"], c["jaxcont_vmap"]
+        print(f"    warm, batched:    gru_jax vmap with events {g['median_s']:.4g} s | jaxcont vmap, no events "
+              f"{v['median_s']:.4g} s | {c['ratio_warm_batched_vs_jaxcont_vmap_no_events']:.3g}x")
+        rows = c["one_branch"]["branches"]
+        print(f"    warm, one branch with events ({len(rows)} branches): gru_jax "
+              f"{C.median([r['gru_jax_median_s'] for r in rows]):.4g} s | jaxcont eager "
+              f"{C.median([r['jaxcont_median_s'] for r in rows]):.4g} s | "
+              f"{c['ratio_warm_one_branch_vs_jaxcont_eager_events']:.3g}x")
+        if "cold" in c:
+            m = c["cold"]["first_call_median_s"]
+            print(f"    cold, batched:    gru_jax {m['gru_jax vmap']:.3g} s | jaxcont {m['jaxcont vmap']:.3g} s | "
+                  f"{c['ratio_cold_batched_vs_jaxcont_vmap_no_events']:.3g}x")
+            print(f"    cold, one branch: gru_jax {m['gru_jax one branch']:.3g} s | jaxcont with events "
+                  f"{m['jaxcont one branch, events']:.3g} s | {c['ratio_cold_one_branch_vs_jaxcont_eager_events']:.3g}x")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--json", metavar="OUT", help="write every number to this JSON file")
+    C.add_result_args(ap)   # --json [OUT], --allow-dirty, --repeats (batch part; >= 5)
+    ap.add_argument("--quick", action="store_true", help="8 branches, fewer repeats: a smoke test")
     ap.add_argument("--parts", default="single,batch", help="single (vs AUTO-07p), batch (vs jaxcont)")
-    ap.add_argument("--dims", help="state dimensions of the batch part (default 2,32 on an accelerator, 2 on CPU: "
-                                   "the batched d=32 gru_jax program did not finish on CPU, see README)")
+    ap.add_argument("--dims", help="state dimensions of the batch part (default 2,32 on an accelerator, 2 on CPU)")
     ap.add_argument("--n-branches-d2", type=int, help=f"branches for d=2 (default {CPU_SIZES[2]} on CPU, "
                     f"{GPU_SIZES[2]} on an accelerator)")
     ap.add_argument("--n-branches-d32", type=int, help=f"branches for d=32 (default {CPU_SIZES[32]} on CPU, "
                     f"{GPU_SIZES[32]} on an accelerator)")
-    ap.add_argument("--repeats", type=int, default=5, help="timed repeats of the batch part (default 5)")
     ap.add_argument("--repeats-single", type=int, default=21, help="timed repeats of the single branch (default 21)")
+    ap.add_argument("--cold-repeats", type=int, default=5,
+                    help="fresh processes per side for the cold (first call) comparison of (b) (default 5; 0 skips)")
     ap.add_argument("--no-jit-wrapped", action="store_true",
                     help="(a): skip timing the call traced inside a user's jax.jit (saves one compile)")
     ap.add_argument("--jaxcont-seconds", type=float, default=30.0,
-                    help="time budget of the eager jaxcont-with-events loop per d (at least 2 branches; default 30)")
+                    help="(b) one branch with events: more branches while this many seconds last (at least 2)")
+    ap.add_argument("--_cold", dest="cold", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.cold:
+        cold_child(args.cold)
+        return 0
+    C.check_repeats(ap, args, 5, "repeats", "repeats_single")
+    if not args.quick and 0 < args.cold_repeats < 5:
+        ap.error("--cold-repeats: 0 (skip) or at least 5")
 
+    parts = [p for p in args.parts.split(",") if p]
     import jax
     jax.config.update("jax_enable_x64", True)
-    sizes = dict(GPU_SIZES if C.is_accelerator() else CPU_SIZES)
+    cache_dir = None
+    if "batch" in parts:   # before the first compile: jaxcont's repeated eager calls load their programs from it
+        cache_dir = tempfile.mkdtemp(prefix="continuation_bench_cache_")
+        jax.config.update("jax_compilation_cache_dir", cache_dir)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    C.result_path("continuation", args)   # refuse now, not after the run, if the tree is dirty
+    sizes = dict(QUICK_SIZES if args.quick else GPU_SIZES if C.is_accelerator() else CPU_SIZES)
     if args.n_branches_d2:
         sizes[2] = args.n_branches_d2
     if args.n_branches_d32:
         sizes[32] = args.n_branches_d32
-    parts = [p for p in args.parts.split(",") if p]
     dims = [int(x) for x in (args.dims or ("2,32" if C.is_accelerator() else "2")).split(",") if x]
     info = C.machine_info()
     try:
@@ -327,9 +429,13 @@ def main(argv=None) -> int:
     info["bifpy"] = A.bifpy_version()
     C.print_header("continuation: gru_jax vs AUTO-07p (one branch) and jaxcont (batched)", info,
                    {"parts": f"{parts}; batch sizes {', '.join(f'd={d}: {sizes.get(d, 16)}' for d in dims)}; "
-                             f"repeats {args.repeats} (single {args.repeats_single})",
+                             f"repeats {args.repeats} (single {args.repeats_single}), cold {args.cold_repeats} "
+                             f"fresh processes per side" + ("  [QUICK: not for the record]" if args.quick else ""),
                     "baselines": f"bifpy {info['bifpy']} (AUTO-07p), jaxcont {info['jaxcont']}"})
-    payload = {"benchmark": "continuation", "machine": info, "config": {"parts": parts, "sizes": sizes},
+    payload = {"benchmark": "continuation", "machine": info,
+               "config": {"parts": parts, "sizes": sizes, "dims": dims, "repeats": args.repeats,
+                          "repeats_single": args.repeats_single, "cold_repeats": args.cold_repeats,
+                          "jaxcont_seconds": args.jaxcont_seconds, "quick": args.quick},
                "single": None, "batch": [], "failures": []}
     if "single" in parts:
         try:
@@ -340,7 +446,7 @@ def main(argv=None) -> int:
             import traceback
             traceback.print_exc()
             payload["failures"].append({"part": "single", "error": f"{type(e).__name__}: {e}"})
-        C.write_json(args.json, payload)
+        C.write_result("continuation", payload, args)
     if "batch" in parts:
         for d in dims:
             try:
@@ -349,9 +455,11 @@ def main(argv=None) -> int:
                 import traceback
                 traceback.print_exc()
                 payload["failures"].append({"part": f"batch d={d}", "error": f"{type(e).__name__}: {e}"})
-            C.write_json(args.json, payload)
+            C.write_result("continuation", payload, args)
+    if cache_dir:
+        shutil.rmtree(cache_dir, ignore_errors=True)
     payload["machine"]["load_avg_1m_end"] = os.getloadavg()[0]
-    C.write_json(args.json, payload)
+    C.write_result("continuation", payload, args)
     print_table(payload["single"], payload["batch"])
     return 1 if payload["failures"] else 0
 

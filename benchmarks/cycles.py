@@ -1,8 +1,9 @@
 """Benchmark: cycle families against AUTO-07p, and batched homoclinic detection.
 
-    python benchmarks/cycles.py [--json OUT] [--repeats 3] [--n-values 256,1024]
+    python benchmarks/cycles.py [--json [OUT]] [--allow-dirty] [--repeats 5] [--n-values 256,1024] [--rtols ...]
 
-Measured in one run, float64, warm timings (medians of interleaved repeats), baselines in the same run:
+Measured in one run, float64, warm timings (medians of >= 5 interleaved repeats, the order of the sides rotating
+in every repeat), baselines in the same run:
 
 (a) family: the rotation GRU (model.md section 3, ``Uh = 3 R(alpha)``, ``z = r = 1/2``) continued in alpha from
     its Hopf point at arccos(2/3) down to the SNIC, until the period passes 3000.
@@ -26,17 +27,18 @@ Measured in one run, float64, warm timings (medians of interleaved repeats), bas
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402
+
+C.no_compilation_cache()   # before gru_jax is imported: first calls compile from scratch
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 
 import gru_jax as gj  # noqa: E402
 from gru_jax.homoclinic._locate import refs_at  # noqa: E402
@@ -161,24 +163,27 @@ def homoclinic_part(n_values: list[int], repeats: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--repeats", type=int, default=3)
+    C.add_result_args(ap)   # --json [OUT], --allow-dirty, --repeats (>= 5)
+    ap.add_argument("--quick", action="store_true", help="a smoke test: any --repeats, not for benchmarks/results/")
     ap.add_argument("--n-values", default="256,1024", help="comma-separated scan sizes for (c)")
     ap.add_argument("--parts", default="family,homoclinic")
     ap.add_argument("--ds-max", type=float, default=50.0, help="ds_max of the rotation family (a)")
     ap.add_argument("--rtols", default="1e-10,1e-8", help="comma-separated ODE tolerances of the shooting in (a)")
     args = ap.parse_args()
-    info = C.machine_info()
-    C.print_header("cycles benchmark", info)
+    C.check_repeats(ap, args)
     parts = args.parts.split(",")
-    result = {"machine": info}
+    C.result_path("cycles", args)   # refuse now, not after the run, if the tree is dirty
+    info = C.machine_info()
+    C.print_header("cycles benchmark", info, {"parts": parts, "repeats": args.repeats})
+    result = {"benchmark": "cycles", "machine": info,
+              "config": {"parts": parts, "repeats": args.repeats, "ds_max": args.ds_max, "rtols": args.rtols,
+                         "n_values": args.n_values}}
     if "family" in parts:
         result["family"] = family_part(args.repeats, args.ds_max, [float(r) for r in args.rtols.split(",")])
+        C.write_result("cycles", result, args)
     if "homoclinic" in parts:
         result["homoclinic"] = homoclinic_part([int(n) for n in args.n_values.split(",")], args.repeats)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=1, default=float)
+    C.write_result("cycles", result, args)
 
 
 if __name__ == "__main__":

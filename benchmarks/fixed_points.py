@@ -1,7 +1,8 @@
 """Benchmark: many-seed fixed points of batched CT-GRUs (solve + dedupe + classify) against two baselines.
 
-    python benchmarks/fixed_points.py [--quick] [--json OUT] [--dims 2,32] [--d2-params N] [--d32-params N]
-                                      [--seeds 64] [--repeats 5] [--scipy-seconds 8] [--profile] ...
+    python benchmarks/fixed_points.py [--quick] [--json [OUT]] [--allow-dirty] [--dims 2,32] [--d2-params N]
+                                      [--d32-params N] [--seeds 64] [--runs 3] [--repeats 5] [--scipy-seconds 8]
+                                      [--profile] ...
 
 Measured in one run, on the same random GRUs (``GRUParams.random(key(0), d, batch=(n,), scale=3, bias_scale=0.5)``,
 reset-before) and the same seeds (``make_seeds`` in the state box ``[-1, 1]^d``, ``key(1)``), float64:
@@ -10,14 +11,18 @@ reset-before) and the same seeds (``make_seeds`` in the state box ``[-1, 1]^d``,
   exit, dedupe, Jacobians, eigenvalues, classification), timed warm; "classified seeds/s" =
   n_params * n_seeds / median time. The first call (compile + run) is timed in a fresh subprocess, at the
   benchmark's size and with one parameter set (where the run is negligible: ~ trace + compile).
-* baseline A, naive JAX: ``jit(vmap(vmap(newton30)))``, 30 fixed iterations of
-  ``h -= jnp.linalg.solve(jax.jacfwd(f)(h), f(h))``; solves/s, no dedupe, no classification.
+* baseline A, naive JAX: 30 fixed iterations of ``h -= jnp.linalg.solve(jax.jacfwd(f)(h), f(h))``,
+  ``vmap``-ped over seeds and parameter sets and chunked over the parameter sets exactly as ``find_fixed_points``
+  chunks its batch (``jax.lax.map`` over chunks of ``default_batch_size()`` sets: 16 on a CPU, all at once on
+  an accelerator), jitted; solves/s, no dedupe, no classification.
 * baseline B, scipy: ``scipy.optimize.root(f, x0, jac=J, method="hybr", options={"xtol": 1e-10})`` in a
   Python loop with numpy implementations of the GRU field and its analytic Jacobian, over as many parameter
   sets as fit in ``--scipy-seconds`` (split into >= 5 chunks; median chunk rate), extrapolated per seed.
 
-Ratios are per seed: (gru_jax classified seeds/s) / (baseline solves/s). Timed functions are interleaved
-(ours, naive, ours, naive, ...) so that load on a shared machine hits both alike; medians of ``--repeats``.
+Ratios are per seed: (gru_jax classified seeds/s) / (baseline solves/s). Timing: ``--runs`` (>= 3) whole
+runs, each in a fresh process (problem built, both sides compiled and warmed up, then ``--repeats`` (>= 5)
+interleaved calls, the order of the sides alternating in every repeat: ours naive, naive ours, ...); a run's
+ratio is the ratio of its medians, and the ratio reported is the median of the runs' ratios.
 
 Correctness check (printed): every point the naive baseline converged to (``max|f| < 1e-10``) that is a
 genuine fixed point (inside the box, ``max|n(h) - h| < 1e-8``) is among ours within 1e-6, for the first
@@ -35,6 +40,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402  (also puts the repo root on sys.path)
+
+C.no_compilation_cache()   # before gru_jax is imported: first calls compile from scratch
 
 SCALE, BIAS_SCALE, PARAM_KEY, SEED_KEY = 3.0, 0.5, 0, 1   # SCALE/BIAS_SCALE: --scale/--bias-scale
 RES_TOL, MATCH_TOL, GENUINE_TOL = 1e-10, 1e-6, 1e-8
@@ -72,16 +79,61 @@ def first_call_child(d: int, n_params: int, n_seeds: int, scale: float, bias_sca
 
 
 def first_call(d: int, n_params: int, n_seeds: int, scale: float, bias_scale: float) -> dict:
-    env = dict(os.environ)
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)   # no persistent cache: a true cold compile
-    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"   # this process already holds the GPU's memory pool
-    env["PYTHONPATH"] = C.REPO + os.pathsep + env.get("PYTHONPATH", "")
+    """The first call in a fresh process without a persistent compilation cache (``C.child_env``)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--_first-call", f"{d},{n_params},{n_seeds},{scale!r},{bias_scale!r}"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    return _child(cmd, "FIRST_CALL_JSON ")
+
+
+def _child(cmd: list[str], tag: str) -> dict:
+    proc = subprocess.run(cmd, env=C.child_env(), capture_output=True, text=True)
     for line in proc.stdout.splitlines():
-        if line.startswith("FIRST_CALL_JSON "):
+        if line.startswith(tag):
             return json.loads(line.split(" ", 1)[1])
     return {"error": (proc.stderr or proc.stdout)[-2000:]}
+
+
+def timing_run_child(spec: dict) -> None:
+    """One whole timing run in a fresh interpreter: build the problem, compile and warm up both sides, then
+    ``repeats`` interleaved calls with the order alternating (``C.time_interleaved``)."""
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import gru_jax as gj
+    params, seeds = make_problem(spec["d"], spec["n_params"], spec["n_seeds"], spec["scale"], spec["bias_scale"])
+    naive = naive_solver()
+    fns = {"gru_jax": lambda: gj.find_fixed_points(params, seeds=seeds), "naive": lambda: naive(params, seeds)}
+    if spec["jit_wrapped"]:   # the same call traced inside a user's jit: no host-side input validation
+        wrapped = jax.jit(lambda p, s: gj.find_fixed_points(p, seeds=s, box=unit_box(p.dim)))
+        fns["gru_jax (inside jit)"] = lambda: wrapped(params, seeds)
+    first = {k: C.time_once(fn)[0] for k, fn in fns.items()}   # compile + run (this process's first calls)
+    times = C.time_interleaved(fns, spec["repeats"])
+    print("TIMING_JSON " + json.dumps({"times_s": times, "first_call_s": first}))
+
+
+def timing_runs(d: int, n_params: int, n_seeds: int, args) -> list[dict]:
+    """``args.runs`` whole timing runs, one fresh process each; every run's ratio naive/ours of its medians."""
+    spec = json.dumps({"d": d, "n_params": n_params, "n_seeds": n_seeds, "scale": args.scale,
+                       "bias_scale": args.bias_scale, "repeats": args.repeats, "jit_wrapped": args.jit_wrapped})
+    runs = []
+    for k in range(args.runs):
+        run = _child([sys.executable, os.path.abspath(__file__), "--_timing-run", spec], "TIMING_JSON ")
+        if "times_s" in run:
+            t = run["times_s"]
+            run["ratio_vs_naive"] = C.median(t["naive"]) / C.median(t["gru_jax"])
+            print(f"  run {k + 1}/{args.runs}: " + "; ".join(f"{name} {C.spread(ts)}" for name, ts in t.items())
+                  + f"; ratio {run['ratio_vs_naive']:.3g}x", flush=True)
+        else:
+            print(f"  run {k + 1}/{args.runs} FAILED: {run.get('error')}", flush=True)
+        runs.append(run)
+    return runs
+
+
+def find_fixed_points_defaults() -> str:
+    """The numeric defaults of ``find_fixed_points`` as measured (read from its signature)."""
+    import inspect
+    import gru_jax as gj
+    return ", ".join(f"{k} {p.default}" for k, p in inspect.signature(gj.find_fixed_points).parameters.items()
+                     if isinstance(p.default, (int, float)) and not isinstance(p.default, bool)
+                     or k == "batch_size") + f" (batch_size None: {default_batch_size()} on this backend)"
 
 
 def unit_box(d: int):
@@ -93,8 +145,37 @@ def unit_box(d: int):
 
 # ---- baselines ----------------------------------------------------------------------------------------------
 
-def naive_solver():
-    """Baseline A: ``jit(vmap(vmap(newton30)))``, params batched, seeds shared."""
+def default_batch_size() -> int | None:
+    """Parameter sets per chunk of ``find_fixed_points`` (its default: 16 on a CPU, all on an accelerator)."""
+    try:
+        from gru_jax._fixed_points import default_batch_size as ours
+        return ours()
+    except ImportError:   # the internal helper moved: the documented default
+        import jax
+        return 16 if jax.default_backend() == "cpu" else None
+
+
+def chunk_map(fn, batch_size: int | None = None):
+    """``fn`` (vmapped over a batch) applied as ``find_fixed_points`` applies its solver: ``jax.lax.map`` over
+    sequential chunks of ``batch_size`` members (default ``default_batch_size()``; None: one chunk) along the
+    leading axis of every argument, the ragged end padded with copies of the first member and cut off again."""
+    import jax
+    import jax.numpy as jnp
+    size = batch_size or default_batch_size()
+
+    def run(*args):
+        n = jax.tree_util.tree_leaves(args)[0].shape[0]
+        b = min(n, size or n)
+        k = -(-n // b)
+        pad = lambda a: jnp.concatenate([a, jnp.repeat(a[:1], k * b - n, axis=0)]).reshape((k, b) + a.shape[1:])
+        out = jax.lax.map(lambda chunk: fn(*chunk), jax.tree_util.tree_map(pad, args))
+        return jax.tree_util.tree_map(lambda a: a.reshape((k * b,) + a.shape[2:])[:n], out)
+    return run
+
+
+def naive_solver(batch_size: int | None = None):
+    """Baseline A as a user would write it: ``vmap(vmap(newton30))`` over parameter sets (batched) and seeds
+    (shared), chunked over the parameter sets like ``find_fixed_points`` (``chunk_map``), jitted."""
     import jax
     import jax.numpy as jnp
 
@@ -103,7 +184,8 @@ def naive_solver():
         step = lambda _, h: h - jnp.linalg.solve(jax.jacfwd(f)(h), f(h))
         return jax.lax.fori_loop(0, 30, step, h0)
 
-    return jax.jit(jax.vmap(jax.vmap(newton30, in_axes=(None, 0)), in_axes=(0, None)))
+    per_chunk = jax.vmap(jax.vmap(newton30, in_axes=(None, 0)), in_axes=(0, None))
+    return jax.jit(lambda params, seeds: chunk_map(lambda p: per_chunk(p, seeds), batch_size)(params))
 
 
 def numpy_field(P: dict):
@@ -250,8 +332,10 @@ def verdict(c: dict) -> str:
 
 # ---- profile (internals; informative only) ------------------------------------------------------------------
 
-def profile(params, seeds, fp, repeats: int, max_steps_list=(50, 30, 20)) -> dict:
-    """Time the stages of ``fixed_points_one`` separately with the internal functions (may change)."""
+def profile(params, seeds, fp, repeats: int, max_steps_list=(30, 20, 50)) -> dict:
+    """Time the stages of ``find_fixed_points`` separately with the internal functions (may change), each chunked
+    over the parameter sets as ``find_fixed_points`` chunks them (``chunk_map``); the first ``max_steps`` is the
+    default's."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -265,8 +349,9 @@ def profile(params, seeds, fp, repeats: int, max_steps_list=(50, 30, 20)) -> dic
     out: dict = {}
 
     def newton_fn(ms):
-        return jax.jit(jax.vmap(jax.vmap(lambda q, s: fpm.newton(f, q, s, lo, hi, 1e-10, ms, 0.5),
-                                         in_axes=(None, 0)), in_axes=(0, None)))
+        per = jax.vmap(jax.vmap(lambda q, s: fpm.newton(f, q, s, lo, hi, 1e-10, ms, 0.5), in_axes=(None, 0)),
+                       in_axes=(0, None))
+        return jax.jit(lambda p, s: chunk_map(lambda q: per(q, s))(p))
 
     import gru_jax as gj
     wrapped = jax.jit(lambda p, s: gj.find_fixed_points(p, seeds=s, box=unit_box(p.dim)))
@@ -278,14 +363,14 @@ def profile(params, seeds, fp, repeats: int, max_steps_list=(50, 30, 20)) -> dic
         results[ms] = C.block(fn(params, seeds))
         fns[f"newton(max_steps={ms})"] = (lambda fn=fn: fn(params, seeds))
     h, status, _ = results[max_steps_list[0]]
-    ded = jax.jit(jax.vmap(lambda hh, st: fpm.dedupe(hh, st == 0, 1e-7)))
+    ded = jax.jit(chunk_map(jax.vmap(lambda hh, st: fpm.dedupe(hh, st == 0, 1e-7))))
     C.block(ded(h, status))
     fns["dedupe"] = lambda: ded(h, status)
     valid = np.arange(seeds.shape[0])[None, :] < np.asarray(fp.count)[:, None]
     hh = jnp.where(jnp.asarray(valid)[..., None], jnp.nan_to_num(fp.h), 0.0)
     jac = jax.jit(jax.vmap(jax.vmap(lambda y, q: value_and_jacobian(f, y, q)[1], in_axes=(0, None))))(hh, params)
     jac = jnp.where(jnp.asarray(valid)[..., None, None], jac, -jnp.eye(d, dtype=jac.dtype))
-    eig = jax.jit(eigvals)
+    eig = jax.jit(chunk_map(eigvals))   # one batched call per chunk
     C.block(eig(jac))
     fns["eigvals (padded, as in fixed_points_one)"] = lambda: eig(jac)
     times = C.time_interleaved(fns, repeats)
@@ -309,7 +394,6 @@ def profile(params, seeds, fp, repeats: int, max_steps_list=(50, 30, 20)) -> dic
 # ---- one case -----------------------------------------------------------------------------------------------
 
 def run_case(d: int, n_params: int, n_seeds: int, args) -> dict:
-    import jax
     import numpy as np
     import gru_jax as gj
 
@@ -333,24 +417,27 @@ def run_case(d: int, n_params: int, n_seeds: int, args) -> dict:
     params, seeds = make_problem(d, n_params, n_seeds, args.scale, args.bias_scale)
     ours = lambda: gj.find_fixed_points(params, seeds=seeds)
     naive = naive_solver()
-    t_ours0, fp = C.time_once(ours)
+    t_ours0, fp = C.time_once(ours)          # the results checked below (untimed: timings come from the runs)
     t_naive0, h_naive = C.time_once(lambda: naive(params, seeds))
-    print(f"in-process first calls: gru_jax {t_ours0:.2f} s, naive {t_naive0:.2f} s", flush=True)
-    fns = {"gru_jax": ours, "naive": lambda: naive(params, seeds)}
-    if args.jit_wrapped:   # the same call traced inside a user's jit: no host-side input validation
-        wrapped = jax.jit(lambda p, s: gj.find_fixed_points(p, seeds=s, box=unit_box(p.dim)))
-        C.block(wrapped(params, seeds))
-        fns["gru_jax (inside jit)"] = lambda: wrapped(params, seeds)
-    times = C.time_interleaved(fns, args.repeats)
-    for k, ts in times.items():
-        print(f"  {k:22s} {C.spread(ts)}", flush=True)
+    print(f"in-process first calls: gru_jax {t_ours0:.2f} s, naive {t_naive0:.2f} s; naive chunked in "
+          f"{min(n_params, default_batch_size() or n_params)} sets like ours", flush=True)
+    print(f"timing: {args.runs} whole runs in fresh processes, {args.repeats} interleaved repeats each", flush=True)
+    runs = timing_runs(d, n_params, n_seeds, args)
+    ok = [r for r in runs if "times_s" in r]
+    if not ok:
+        raise RuntimeError(f"every timing run failed: {runs[0].get('error')}")
+    # per side: the median over the runs of each run's median; the ratio: the median of the runs' ratios
+    times = {k: [C.median(r["times_s"][k]) for r in ok] for k in ok[0]["times_s"]}
 
     status = np.asarray(fp.seed_status)
     counts = np.asarray(fp.count)
     kinds = np.asarray(fp.kind)
     kind_hist = {gj.Kind(k).label: int(np.sum(kinds == k)) for k in range(len(gj.Kind))}
     t_ours, t_naive = C.median(times["gru_jax"]), C.median(times["naive"])
-    case["gru_jax"] = {"times_s": times["gru_jax"], "median_s": t_ours, "seeds_per_s": n_total / t_ours,
+    case["runs"] = runs
+    case["timing"] = (f"{len(ok)} whole runs (fresh processes) x {args.repeats} interleaved repeats, order alternating; "
+                      "median_s = median over runs of the run medians; ratio = median over runs of the run ratios")
+    case["gru_jax"] = {"run_medians_s": times["gru_jax"], "median_s": t_ours, "seeds_per_s": n_total / t_ours,
                        "in_process_first_call_s": t_ours0,
                        "converged_frac": float(np.mean(status == 0)),
                        "status_frac": {st.name: float(np.mean(status == int(st))) for st in gj.SeedStatus},
@@ -363,14 +450,15 @@ def run_case(d: int, n_params: int, n_seeds: int, args) -> dict:
           + f"; points per parameter set {g['points_per_param_mean']:.2f}; kinds {g['kinds']}", flush=True)
     if "gru_jax (inside jit)" in times:
         tw = C.median(times["gru_jax (inside jit)"])
-        case["gru_jax_inside_jit"] = {"times_s": times["gru_jax (inside jit)"], "median_s": tw,
+        case["gru_jax_inside_jit"] = {"run_medians_s": times["gru_jax (inside jit)"], "median_s": tw,
                                       "seeds_per_s": n_total / tw}
     genuine_naive, naive_stats = genuine_points(params, np.asarray(h_naive), n_params)
-    case["naive"] = {"times_s": times["naive"], "median_s": t_naive, "solves_per_s": n_total / t_naive,
-                     "in_process_first_call_s": t_naive0,
+    case["naive"] = {"run_medians_s": times["naive"], "median_s": t_naive, "solves_per_s": n_total / t_naive,
+                     "in_process_first_call_s": t_naive0, "batch_size": min(n_params, default_batch_size() or n_params),
                      "converged_frac": naive_stats["converged"] / n_total,
                      "genuine_frac": naive_stats["genuine"] / n_total, **naive_stats}
-    case["ratio_vs_naive"] = case["gru_jax"]["seeds_per_s"] / case["naive"]["solves_per_s"]
+    case["ratio_vs_naive_runs"] = [r["ratio_vs_naive"] for r in ok]
+    case["ratio_vs_naive"] = C.median(case["ratio_vs_naive_runs"])
 
     # correctness: naive's genuine roots on a subset are among ours
     K = min(n_params, args.check_params)
@@ -424,7 +512,8 @@ def run_case(d: int, n_params: int, n_seeds: int, args) -> dict:
 
 
 def print_table(cases: list[dict]) -> None:
-    print("\n== results (median wall time; rates per seed; ratio = gru_jax classified seeds/s / baseline) ==")
+    print("\n== results (median wall time over runs; rates per seed; ratio = gru_jax classified seeds/s / baseline, "
+          "median over runs) ==")
     print(f"{'d':>3} {'params x seeds':>16}  {'method':<34} {'median s':>9} {'seeds/s':>9} {'ratio':>7} "
           f"{'converged':>9}")
     for c in cases:
@@ -436,8 +525,10 @@ def print_table(cases: list[dict]) -> None:
             w = c["gru_jax_inside_jit"]
             print(f"{'':>3} {'':>16}  {'gru_jax inside jit (no validation)':<34} {w['median_s']:>9.4g} "
                   f"{w['seeds_per_s']:>9.3g} {'':>7} {'':>9}")
-        print(f"{'':>3} {'':>16}  {'naive vmap Newton-30 (solve only)':<34} {nv['median_s']:>9.4g} "
+        print(f"{'':>3} {'':>16}  {'naive Newton-30 chunked (solve)':<34} {nv['median_s']:>9.4g} "
               f"{nv['solves_per_s']:>9.3g} {c['ratio_vs_naive']:>6.2f}x {nv['genuine_frac']:>9.3f}")
+        print(f"{'':>3} {'':>16}  {'  (ratio of each run)':<34} {'':>9} {'':>9} "
+              + " ".join(f"{r:.2f}x" for r in c["ratio_vs_naive_runs"]))
         if "scipy" in c:
             sp = c["scipy"]
             print(f"{'':>3} {'':>16}  {'scipy hybr loop (extrapolated)':<34} {sp['extrapolated_full_time_s']:>9.4g} "
@@ -454,8 +545,9 @@ def print_table(cases: list[dict]) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="small sizes and 3 repeats: a smoke test, not a record")
-    ap.add_argument("--json", metavar="OUT", help="write every number to this JSON file")
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not for benchmarks/results/")
+    C.add_result_args(ap)   # --json [OUT], --allow-dirty, --repeats (>= 5)
+    ap.add_argument("--runs", type=int, default=3, help="whole timing runs, fresh processes (default and minimum 3)")
     ap.add_argument("--dims", default="2,32", help="comma-separated state dimensions (default 2,32)")
     ap.add_argument("--d2-params", type=int, help=f"parameter sets for d=2 (default {CPU_SIZES[2]} on CPU, "
                                                    f"{GPU_SIZES[2]} on GPU)")
@@ -466,7 +558,6 @@ def main(argv=None) -> int:
     ap.add_argument("--bias-scale", type=float, default=BIAS_SCALE,
                     help=f"bias scale of the random GRUs (default {BIAS_SCALE})")
     ap.add_argument("--seeds", type=int, default=64, help="seeds per parameter set (default 64)")
-    ap.add_argument("--repeats", type=int, help="timed repeats after warm-up (default 5; 3 with --quick)")
     ap.add_argument("--scipy-seconds", type=float, help="time budget of the scipy loop per d (default 8; 0 skips)")
     ap.add_argument("--check-params", type=int, default=256, help="parameter sets in the correctness check")
     ap.add_argument("--jit-wrapped", action="store_true",
@@ -474,12 +565,19 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", action="store_true", help="also time the internal stages (newton, dedupe, eigvals)")
     ap.add_argument("--no-first-call", action="store_true", help="skip the fresh-process first-call timing")
     ap.add_argument("--_first-call", dest="first_call", help=argparse.SUPPRESS)
+    ap.add_argument("--_timing-run", dest="timing_run", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.first_call:
         d, n, s, scale, bias = args.first_call.split(",")
         first_call_child(int(d), int(n), int(s), float(scale), float(bias))
         return 0
+    if args.timing_run:
+        timing_run_child(json.loads(args.timing_run))
+        return 0
+    C.check_repeats(ap, args)
+    if not args.quick and args.runs < 3:
+        ap.error(f"--runs {args.runs}: at least 3 (the ratio is the median over whole runs; --quick for smoke tests)")
 
     import jax
     jax.config.update("jax_enable_x64", True)
@@ -490,27 +588,30 @@ def main(argv=None) -> int:
         sizes[2] = args.d2_params
     if args.d32_params:
         sizes[32] = args.d32_params
-    args.repeats = args.repeats or (3 if args.quick else 5)
     if args.scipy_seconds is None:
         args.scipy_seconds = 2.0 if args.quick else 8.0
     dims = [int(x) for x in args.dims.split(",") if x]
 
+    args.result_name = "fixed_points_profile" if args.profile else "fixed_points"   # the JSON's name
+    C.result_path(args.result_name, args)   # refuse now, not after the run, if the tree is dirty
     info = C.machine_info()
     config = {"dims": dims, "sizes": {d: sizes.get(d, args.params or sizes[32]) for d in dims}, "seeds": args.seeds,
-              "repeats": args.repeats, "scipy_seconds": args.scipy_seconds, "quick": args.quick,
+              "runs": args.runs, "repeats": args.repeats, "scipy_seconds": args.scipy_seconds, "quick": args.quick,
+              "naive_batch_size": default_batch_size(),
               "params": f"GRUParams.random(key({PARAM_KEY}), d, batch=(n,), scale={args.scale}, "
                         f"bias_scale={args.bias_scale}), reset='before'",
               "seeds_from": f"make_seeds(-1, 1, n_seeds, key=key({SEED_KEY}))",
-              "find_fixed_points": "defaults (xtol 1e-10, max_steps 50, max_step 0.5, dedup_tol 1e-7)"}
+              "find_fixed_points": "defaults: " + find_fixed_points_defaults()}
     C.print_header("fixed points: gru_jax vs naive vmapped Newton vs scipy loop", info,
                    {"sizes": ", ".join(f"d={d}: {config['sizes'][d]} x {args.seeds}" for d in dims)
-                    + f"; repeats {args.repeats}" + ("  [QUICK: not for the record]" if args.quick else "")})
+                    + f"; {args.runs} runs x {args.repeats} repeats"
+                    + ("  [QUICK: not for the record]" if args.quick else "")})
 
     cases, failures = [], []
     payload = {"benchmark": "fixed_points", "machine": info, "config": config, "cases": cases, "failures": failures}
 
     def save_partial(case: dict) -> None:   # so that a time-out in a later stage keeps what was measured
-        C.write_json(args.json, {**payload, "cases": cases + [{**case, "partial": True}]})
+        C.write_result(args.result_name, {**payload, "cases": cases + [{**case, "partial": True}]}, args)
     args.save_partial = save_partial
     for d in dims:
         try:
@@ -519,7 +620,7 @@ def main(argv=None) -> int:
             import traceback
             traceback.print_exc()
             failures.append({"d": d, "error": f"{type(e).__name__}: {e}"})
-        C.write_json(args.json, payload)   # after every case, so a time-out keeps what was measured
+        C.write_result(args.result_name, payload, args)   # after every case, so a time-out keeps what was measured
     if cases:
         print_table(cases)
     return 1 if failures else 0

@@ -3,21 +3,23 @@ topology atlas of the largest ensemble and (optionally) the search for GRUs with
 
     python benchmarks/sweep.py [--sizes 1,10,100,1000,10000] [--grid 100] [--chunk N] [--repeats 5]
                                [--search N [--generations G --search-scales 4,8 --search-sigma 0.1 --search-only]]
-                               [--json OUT] [--plot OUT.png]
+                               [--json [OUT]] [--allow-dirty] [--plot [OUT.png]]
 
 Measured in one run, float64, on ``random_grus(key(0), n, 2, scale=4.0)`` (reset and update gates, biases
 std 1) with the census ``Census(n_seeds=64, seeding="grid")`` (8 x 8 grid seeds in ``[-1, 1]^2``):
 
 * gru_jax: ``sweep(Census(), ensemble=params, chunk=chunk)`` (the engine: jitted, chunked, outputs gathered
   on the host); "classified seeds/s" = n * 64 / median time. Warm (one call first: compile).
-* baseline, naive JAX: the same seeds through ``jit(vmap(vmap(newton30)))`` of ``benchmarks/fixed_points.py``
-  (30 fixed Newton iterations, no dedupe, no classification), in a Python loop over the same chunks.
-  Ratio = baseline time / gru_jax time.
-* Timed functions are interleaved (ours, naive, ours, ...); medians of ``--repeats`` (3 at sizes >= 10^4, to
-  bound the run time; recorded). Peak RSS (``ru_maxrss``) after each size.
+* baseline, naive JAX: the same seeds through ``naive_solver()`` of ``benchmarks/fixed_points.py`` (30 fixed
+  Newton iterations, vmapped, no dedupe, no classification), chunked as ours is: a Python loop over the same
+  sweep chunks, and inside each the same ``jax.lax.map`` over chunks of ``default_batch_size()`` parameter
+  sets that ``find_fixed_points`` (the census) uses. Ratio = baseline time / gru_jax time.
+* Timed functions are interleaved, the order alternating in every repeat (ours naive, naive ours, ...);
+  medians of ``--repeats`` (>= 5) at every size. Peak RSS (``ru_maxrss``, the process's peak so far) after
+  each size.
 * Grid: ``sweep(Census(), grid={"bh[0]": g, "bh[1]": g}, base=the 11-point GRU of model.md)`` with
-  ``--grid`` points per axis, interleaved with a 2 x 2 grid (the per-call fixed cost: the engine traces and
-  compiles the grid step on every call); the 1000 x 1000 time is extrapolated linearly (reported as such).
+  ``--grid`` points per axis, interleaved with a 2 x 2 grid (the per-call fixed cost), both warm; the
+  1000 x 1000 time is extrapolated linearly (reported as such).
 * Check: for the first 64 sets, distinct genuine roots of the baseline (``max|f| < 1e-10``, in the box) never
   exceed the census count.
 """
@@ -33,9 +35,16 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as C  # noqa: E402  (also puts the repo root on sys.path)
 
+C.no_compilation_cache()   # before gru_jax is imported: first calls compile from scratch
+
 N_SEEDS, SCALE, CHECK = 64, 4.0, 64
 ELEVEN = dict(Uh=[[41.0067, 16.7589], [14.9421, 48.8903]], Ur=[[-1.6531, -16.6254], [-28.5155, -24.7705]],
               bh=[9.939, 15.642], br=[17.1107, 7.0284])
+
+
+def naive_batch_size() -> int | None:
+    from fixed_points import default_batch_size
+    return default_batch_size()
 
 
 def peak_rss_mb() -> float:
@@ -43,7 +52,8 @@ def peak_rss_mb() -> float:
 
 
 def naive_loop(params, seeds, chunk: int):
-    """Baseline: ``fixed_points.naive_solver`` over chunks of ``chunk`` sets (returns (n, S, d) roots)."""
+    """Baseline: ``fixed_points.naive_solver`` (itself chunked like ``find_fixed_points``) over the sweep's chunks
+    of ``chunk`` sets, the last one ragged (returns (n, S, d) roots)."""
     import jax.numpy as jnp
     from fixed_points import naive_solver
     solve = naive_solver()
@@ -121,16 +131,17 @@ def grid_case(m: int, chunk: int, repeats: int) -> dict:
                         progress=False).values
     tiny = lambda: sweep(census, grid={"bh[0]": g[:2], "bh[1]": g[:2]}, base=base, chunk=4, progress=False).values
     t0, values = C.time_once(run)
+    t0_tiny, _ = C.time_once(tiny)   # warm-up: both sides are timed warm
     times = C.time_interleaved({"grid": run, "2x2": tiny}, repeats)
     t, t_fixed = C.median(times["grid"]), C.median(times["2x2"])
     per_point = (t - t_fixed) / (m * m - 4)
     codes = np.unique(values["topology"])
     case = {"points_per_axis": m, "axes": "bh[0], bh[1] in linspace(5, 20, m), base = the 11-point GRU",
-            "first_call_s": t0, "times_s": times["grid"], "median_s": t, "points_per_s": m * m / t,
+            "first_call_s": t0, "first_call_2x2_s": t0_tiny, "times_s": times["grid"], "median_s": t, "points_per_s": m * m / t,
             "fixed_cost_2x2_times_s": times["2x2"], "fixed_cost_2x2_median_s": t_fixed,
             "extrapolated_1000x1000_s": t_fixed + per_point * 1e6,
-            "extrapolation": "median 2x2 sweep time (per-call fixed cost: the grid step is traced and compiled on "
-                             "every sweep call) + (t_mxm - t_2x2) / (m^2 - 4) per point * 10^6",
+            "extrapolation": "median warm 2x2 sweep time (per-call fixed cost) + (t_mxm - t_2x2) / (m^2 - 4) per "
+                             "point * 10^6",
             "n_topologies": int(len(codes)), "max_n_fixed": int(values["n_fixed"].max()),
             "all_converged_frac": float(np.mean(values["all_converged"])), "peak_rss_mb": peak_rss_mb()}
     print(f"grid {m}x{m}: {C.spread(times['grid'])} ({m * m / t:,.0f} points/s, per-call fixed cost (2x2) "
@@ -190,16 +201,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default=None, help="comma-separated batch sizes (default: CPU 1..1e4, GPU 1..1e6)")
     ap.add_argument("--chunk", type=int, default=None, help="sweep chunk (default 4096 CPU, 65536 accelerator)")
-    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--grid", type=int, default=None, help="points per axis of the bh grid (default CPU 100, GPU 1000)")
     ap.add_argument("--search", type=int, default=0, help="run max_fixed_points_search with this many random GRUs")
     ap.add_argument("--generations", type=int, default=5)
     ap.add_argument("--search-scales", default="4,8,16,32,64", help="comma-separated weight scales of the search")
     ap.add_argument("--search-sigma", type=float, default=0.1, help="relative mutation size of the search")
     ap.add_argument("--search-only", action="store_true", help="skip the census timings; run the search only")
-    ap.add_argument("--json", default=None)
-    ap.add_argument("--plot", default=None)
+    C.add_result_args(ap)   # --json [OUT], --allow-dirty, --repeats (>= 5)
+    ap.add_argument("--quick", action="store_true", help="a smoke test: any --repeats, not for benchmarks/results/")
+    ap.add_argument("--plot", nargs="?", const="", default=None, metavar="OUT.png",
+                    help="plot time against batch size; without OUT.png next to the --json file (same name)")
     args = ap.parse_args()
+    C.check_repeats(ap, args)
 
     import jax
     from gru_jax.sweeps._analyses import random_grus
@@ -212,31 +225,38 @@ def main() -> None:
     sizes = [] if args.search_only else sizes
     chunk = args.chunk or (65_536 if acc else 4096)
     m = args.grid or (1000 if acc else 100)
+    name = "sweep_search" if args.search_only else "sweep"
+    json_path = C.result_path(name, args)   # refuse now, not after the run, if the tree is dirty
+    if args.plot == "":
+        args.plot = os.path.splitext(json_path)[0] + ".png" if json_path else os.path.join(C.REPO, "out", "sweep.png")
     info = C.machine_info()
     C.print_header("sweep census benchmark", info, {"sizes": sizes, "chunk": chunk, "grid": f"{m}x{m}"})
     pool = C.block(random_grus(jax.random.key(0), max(sizes, default=1), 2, SCALE))
     seeds = C.block(make_seeds(-np.ones(2), np.ones(2), N_SEEDS, seeding="grid"))
     payload = {"benchmark": "sweep", "machine": info,
-               "config": {"sizes": sizes, "chunk": chunk, "seeds": N_SEEDS, "repeats": args.repeats,
+               "config": {"sizes": sizes, "chunk": chunk, "seeds": N_SEEDS, "repeats": args.repeats, "grid": m,
                           "params": f"random_grus(key(0), n, 2, scale={SCALE}) (reset + update gates, bias std 1)",
                           "census": "Census(n_seeds=64, seeding='grid') through gru_jax.sweeps._sweep.sweep",
-                          "baseline": "fixed_points.naive_solver (30 Newton steps, vmapped), Python loop over chunks"},
+                          "baseline": "fixed_points.naive_solver (30 Newton steps, vmapped, lax.map over "
+                                      f"chunks of {naive_batch_size()} sets like the census), Python loop over "
+                                      "the sweep chunks"},
                "sizes": []}
     values = None
     for n in sizes:
-        case, values = size_case(n, pool, seeds, chunk, args.repeats if n < 10_000 else min(args.repeats, 3))
+        case, values = size_case(n, pool, seeds, chunk, args.repeats)
         payload["sizes"].append(case)
-        C.write_json(args.json, payload)
+        C.write_result(name, payload, args)
     if sizes:
         payload["atlas"] = atlas_case(values, sizes[-1])
-        payload["grid"] = grid_case(m, chunk, min(args.repeats, 3))
-        C.write_json(args.json, payload)
+        payload["grid"] = grid_case(m, chunk, args.repeats)
+        C.write_result(name, payload, args)
     if args.search:
         scales = tuple(float(x) for x in args.search_scales.split(","))
         payload["search"] = search_case(args.search, args.generations, scales=scales, sigma=args.search_sigma)
     payload["peak_rss_mb"] = peak_rss_mb()
-    C.write_json(args.json, payload)
+    C.write_result(name, payload, args)
     if args.plot and sizes:
+        os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
         plot(payload["sizes"], args.plot, info)
 
 
