@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy.optimize import fsolve
 
 import gru_jax as gj
 from gru_jax.sweeps._analyses import (ANALYSES, KIND_KEYS, Census, ContinuationEvents, Cycles, HomoclinicEvents,
@@ -103,8 +104,8 @@ def test_stability_rotation_node_saddle_origin():
     node = Stability(h0=[0.8, 0.8])(rot)
     np.testing.assert_allclose(np.asarray(node["h"]), hs, atol=1e-12)
     expected = 0.5 * (1.5 * (1 - hs**2) - 1.0)                 # (1-z)(r Uh sech^2 - 1), double
-    np.testing.assert_allclose(np.asarray(node["max_real"]), expected, atol=1e-10)
-    assert abs(expected + 0.302843) < 1e-6
+    np.testing.assert_allclose(np.asarray(node["max_real"]), expected, atol=1e-12)     # measured 5.6e-17
+    assert abs(expected + 0.302843) < 5e-7                     # model.md's six digits (closed form: -0.3028434873)
     assert np.asarray(node["kind"]).tolist() == [gj.Kind.STABLE_NODE] * B and np.asarray(node["converged"]).all()
     saddle = Stability(h0=[0.8, 0.05])(rot)
     assert np.asarray(saddle["kind"]).tolist() == [gj.Kind.SADDLE] * B
@@ -124,7 +125,7 @@ def test_continuation_events_folds_of_s_curve():
     grus = stack(gj.GRUParams.from_dict({"Uh": [[2 * u]]}), gj.GRUParams.from_dict({"Uh": [[1.0]]}))
     out = ContinuationEvents("bh[0]", (-2.0, 2.0), h0=[-1.0])(grus)
     assert np.asarray(out["n_fold"]).tolist() == [2, 0]
-    np.testing.assert_allclose(np.sort(np.asarray(out["fold_p"][0, :2])), [bf, -bf], atol=1e-9)
+    np.testing.assert_allclose(np.sort(np.asarray(out["fold_p"][0, :2])), [bf, -bf], atol=1e-12)   # measured 1.9e-16
     assert np.isnan(np.asarray(out["fold_p"][0, 2:])).all() and np.isnan(np.asarray(out["fold_p"][1])).all()
     assert np.asarray(out["n_hopf"]).tolist() == [0, 0] and np.asarray(out["converged"]).all()
     assert np.asarray(out["end_status"]).tolist() == [gj.BranchStatus.LEFT_WINDOW] * 2
@@ -142,21 +143,22 @@ def test_fold_curve_by_batched_slices_and_seeded_codim2_curve():
     bf = np.arctanh(hf) - us[1:] * hf
     assert res.values["n_fold"].tolist() == [0] + [2] * len(hf) and res.values["converged"].all()
     order = np.argsort(res.values["fold_p"][1:, :2], axis=1)
+    # closed forms; measured 4.4e-16 (p), 2.2e-16 (h): atol 1e-12 is float64 roundoff with margin
     np.testing.assert_allclose(np.take_along_axis(res.values["fold_p"][1:, :2], order, 1), np.stack([bf, -bf], 1),
-                               atol=1e-9)
+                               atol=1e-12)
     fold_h = np.take_along_axis(res.values["fold_h"][1:, :2, 0], order, 1)
-    np.testing.assert_allclose(fold_h, np.stack([hf, -hf], 1), atol=1e-8)
+    np.testing.assert_allclose(fold_h, np.stack([hf, -hf], 1), atol=1e-12)
 
     diagram = codim2_curves_from_sweep(base, res, gj.Param("bh", 0), span=(-4.0, 4.0), ds_max=0.05)
     assert len(diagram.curves) == 1                          # eight cloud points, one curve
     c = diagram.curves[0]
     u, h, b = np.asarray(c.p2) / 2, np.asarray(c.h)[:, 0], np.asarray(c.p)
-    np.testing.assert_allclose(b, np.arctanh(h) - u * h, atol=1e-9)
-    np.testing.assert_allclose(h**2, 1 - 1 / u, atol=1e-8)
+    np.testing.assert_allclose(b, np.arctanh(h) - u * h, atol=1e-12)       # closed forms; measured 8.9e-16
+    np.testing.assert_allclose(h**2, 1 - 1 / u, atol=1e-12)                 # measured 2.2e-16
     assert u.min() < 1.0 + 1e-3 and u.max() == pytest.approx(3.0)
     sp = diagram.special_points
     assert sp.labels() == ["cusp"]
-    np.testing.assert_allclose([sp.p[0], sp.p2[0]], [0.0, 2.0], atol=1e-8)
+    np.testing.assert_allclose([sp.p[0], sp.p2[0]], [0.0, 2.0], atol=1e-12)  # closed form; measured 1.3e-32
 
 
 @pytest.mark.slow
@@ -168,8 +170,10 @@ def test_cycles_column_of_a_bias_sweep():
     v = res.values
     assert v["n_cycles"].tolist() == [0, 1, 1, 1, 0] and v["n_stable_cycles"].tolist() == [0, 1, 1, 1, 0]
     assert v["n_fixed_point_seeds"][[0, 4]].tolist() == [4, 4] and v["n_not_settled_seeds"].sum() == 0
-    assert v["period"][2, 0] == pytest.approx(23.67402637, abs=1e-7)
-    np.testing.assert_allclose(v["period"][1, 0], v["period"][3, 0], rtol=1e-8)     # bh -> -bh, h -> -h symmetry
+    # scipy DOP853 period 23.674026366978 (ROTATION_PERIODS in tests/test_periodic.py); measured 1.6e-10
+    assert v["period"][2, 0] == pytest.approx(23.674026366978, abs=1e-9)
+    # bh -> -bh, h -> -h symmetry; measured 3.5e-13
+    np.testing.assert_allclose(v["period"][1, 0], v["period"][3, 0], rtol=3e-12)
     assert v["period"][1, 0] > v["period"][2, 0] and np.isnan(v["period"][:, 1:]).all()
     assert np.all(v["amplitude"][1:4, 0] > 1.0) and v["stable"][1:4, 0].all()
 
@@ -187,10 +191,17 @@ def test_homoclinic_cloud_of_a_two_parameter_map():
     v = res.values
     assert v["n_homoclinic"].tolist() == [1, 1, 1] and v["n_brackets"].tolist() == [1, 1, 1]
     p = v["homoclinic_p"][:, 0]
-    assert p[1] == pytest.approx(HOMOCLINIC_BH0, abs=1e-9)
+    assert p[1] == pytest.approx(HOMOCLINIC_BH0, abs=5e-11)        # the constant's 10 digits; measured 2.6e-11
+    # AUTO-07p's -0.081500780574 (tests/test_auto_cycles.py); measured 2.8e-13
+    assert p[1] == pytest.approx(-0.081500780574, abs=3e-12)
     assert abs(p[0] + p[2] - 2 * p[1]) < 1e-11 and abs(p[2] - p[0]) > 1e-8     # a smooth curve through the cloud
     assert np.all(v["saddle_quantity"][:, 0] < 0) and np.isnan(v["homoclinic_p"][:, 1:]).all()
-    np.testing.assert_allclose(v["homoclinic_h"][1, 0], [-0.46652378, 0.59375395], atol=1e-7)
+    # the saddle at the located parameter, independently: scipy fsolve on the numpy field (xtol 1e-14); it is
+    # (-0.46652378, 0.59375395) to 8 digits; measured 2.2e-14
+    uh, bh = np.array(HOMOCLINIC_GRU["Uh"]), np.array([p[1], HOMOCLINIC_GRU["bh"][1]])
+    saddle = fsolve(lambda h: 0.5 * (np.tanh(uh @ (0.5 * h) + bh) - h), [-0.4666, 0.5939], xtol=1e-14)
+    np.testing.assert_allclose(saddle, [-0.46652378, 0.59375395], atol=5e-9)
+    np.testing.assert_allclose(v["homoclinic_h"][1, 0], saddle, atol=1e-12)
 
 
 def test_codim2_from_sweep_bad_input():
@@ -211,8 +222,11 @@ def test_continuation_events_hopf_at_origin():
     grus = stack(*[gj.GRUParams.from_dict({"Uh": [[0.0, -2.0], [2.0, 2.0]]})] * 2)
     out = ContinuationEvents(gj.Param("Uh", 0, 0), (0.0, 3.0), max_special=4)(grus)
     assert np.asarray(out["n_hopf"]).tolist() == [1, 1] and np.asarray(out["n_fold"]).tolist() == [0, 0]
-    np.testing.assert_allclose(np.asarray(out["hopf_p"][:, 0]), 2.0, atol=1e-9)
-    assert out["hopf_p"].shape == (2, 4) and np.isfinite(np.asarray(out["hopf_l1"][:, 0])).all()
+    np.testing.assert_allclose(np.asarray(out["hopf_p"][:, 0]), 2.0, atol=1e-12)       # measured 0
+    # r Uh = sqrt 2 R(pi/4) = R(phi)/cos(phi) with phi = pi/4, z = 1/2: the closed form of
+    # tests/test_continuation.py::rotation_l1, l1 = -1/sin(2 phi) = -1 (Kuznetsov's normalisation); measured 5.6e-17
+    assert out["hopf_p"].shape == (2, 4)
+    np.testing.assert_allclose(np.asarray(out["hopf_l1"][:, 0]), -1.0, atol=1e-12)
 
 
 # ---- ensembles and registry -------------------------------------------------------------------------------
@@ -233,6 +247,7 @@ def test_random_grus_gate_options():
     np.testing.assert_allclose(np.asarray(p.gates(h)[2]), np.asarray(expected), atol=1e-15)
 
 
+@pytest.mark.slow
 def test_registry_factories(ensemble):
     for name, make in ANALYSES.items():
         analysis = make()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq, fsolve
 
 import gru_jax
 import gru_jax._demo
@@ -18,7 +19,9 @@ from gru_jax._io import load_params, save_params
 from gru_jax.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-H_STAR = 0.8585596  # root of tanh(1.5 h) = h (model.md §3)
+H_STAR = brentq(lambda h: np.tanh(1.5 * h) - h, 0.5, 1.0, xtol=1e-15)   # 0.8585596... (model.md §3)
+NODE_EIGENVALUE = 0.5 * (1.5 * (1 - H_STAR**2) - 1)                      # -0.302843 (model.md §3), double
+ROTATION_PERIOD_05 = 23.674026366978   # alpha = 0.5: scipy solve_ivp DOP853 rtol 1e-13 (tests/test_periodic.py)
 ELEVEN = {  # model.md §3: 11 fixed points, Uz = bz = 0
     "Uh": [[41.0067, 16.7589], [14.9421, 48.8903]], "Ur": [[-1.6531, -16.6254], [-28.5155, -24.7705]],
     "bh": [9.939, 15.642], "br": [17.1107, 7.0284],
@@ -41,9 +44,10 @@ def test_rotation_alpha0_has_nine_points(tmp_path, capsys):
     assert Counter(p["kind"] for p in points) == {"stable node": 4, "saddle": 4, "unstable node": 1}
     for p in points:
         assert set(p) == {"h", "kind", "eigenvalues", "residual"} and p["residual"] < 1e-12
-        assert np.allclose(np.abs(p["h"]), [H_STAR if abs(v) > 0.1 else 0.0 for v in p["h"]], atol=1e-6)
+        np.testing.assert_allclose(np.abs(p["h"]), [H_STAR if abs(v) > 0.1 else 0.0 for v in p["h"]], rtol=0,
+                                   atol=1e-12)
         if p["kind"] == "stable node":
-            assert np.allclose(p["eigenvalues"], [[-0.30285, 0.0]] * 2, atol=1e-5)
+            np.testing.assert_allclose(p["eigenvalues"], [[NODE_EIGENVALUE, 0.0]] * 2, rtol=0, atol=1e-12)
 
 
 def test_eleven_point_example(tmp_path, capsys):
@@ -171,6 +175,7 @@ def _fold_residuals(params: dict, bh0: float, h) -> tuple[float, float]:
     return float(np.max(np.abs(value))), float(np.linalg.det(jac))
 
 
+@pytest.mark.slow
 def test_continue_json_and_codim2_curves(tmp_path, capsys):
     path = write_json(tmp_path / "cusp.json", CUSP)
     assert main(["continue", path, "--param", "bh:0", "--from", "-2", "--to", "2", "--json",
@@ -212,9 +217,9 @@ def test_continue_bad_options_exit_2(tmp_path, capsys, extra, message):
     assert message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_cycles_json_and_plot(tmp_path, capsys):
-    # GRUParams.rotation(0.5): one stable cycle around the unstable focus at the origin, period 23.67402637
-    # (scipy solve_ivp and AUTO-07p agree to 1e-9)
+    # GRUParams.rotation(0.5): one stable cycle around the unstable focus at the origin (period: scipy, AUTO-07p)
     a = 0.5
     uh = 3.0 * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
     path = write_json(tmp_path / "rot.json", {"Uh": uh.tolist()})
@@ -222,7 +227,7 @@ def test_cycles_json_and_plot(tmp_path, capsys):
     assert main(["cycles", path, "--seeds", "4", "--json", "--plot", str(image)]) == 0
     out = json.loads(capsys.readouterr().out)
     (cycle,) = out["cycles"]
-    assert cycle["period"] == pytest.approx(23.67402637, abs=1e-7) and cycle["stable"] and cycle["status"] == "converged"
+    assert cycle["period"] == pytest.approx(ROTATION_PERIOD_05, rel=5e-11) and cycle["stable"] and cycle["status"] == "converged"
     mu = np.array(cycle["multipliers"])
     assert np.abs(mu[:, 0] + 1j * mu[:, 1] - 1).min() < 1e-8 and np.abs(mu[:, 0] + 1j * mu[:, 1]).min() < 0.01
     assert out["seeds"]["limit_cycle"] + out["seeds"]["fixed_point"] == 4 and out["seeds"]["limit_cycle"] >= 3
@@ -250,8 +255,14 @@ def test_homoclinic_json_for_the_constructed_saddle_loop(tmp_path, capsys):
     (loop,) = out["homoclinic"]
     assert loop["kind"] == "saddle-loop" and loop["located"]
     assert loop["param"] == pytest.approx(HOMOCLINIC_BH0, abs=1e-9)
-    assert loop["saddle_quantity"] == pytest.approx(-0.0220556, abs=1e-6)     # < 0: the cycle was stable
-    np.testing.assert_allclose(loop["saddle"], [-0.46652378, 0.59375395], atol=1e-7)
+    # the saddle at the reported parameter, independently: scipy fsolve on the numpy field (Uz = Ur = bz = br = 0:
+    # z = r = 1/2); the saddle quantity is the trace of its Jacobian (< 0: the cycle was stable)
+    uh, bh = np.array(HOMOCLINIC_GRU["Uh"]), np.array([loop["param"], HOMOCLINIC_GRU["bh"][1]])
+    f = lambda h: 0.5 * (np.tanh(uh @ (0.5 * h) + bh) - h)
+    jac = lambda h: 0.5 * ((1 - np.tanh(uh @ (0.5 * h) + bh) ** 2)[:, None] * 0.5 * uh - np.eye(2))
+    saddle = fsolve(f, loop["saddle"], fprime=jac, xtol=1e-14)
+    np.testing.assert_allclose(loop["saddle"], saddle, rtol=0, atol=1e-12)
+    assert loop["saddle_quantity"] == pytest.approx(np.trace(jac(saddle)), abs=1e-12) and loop["saddle_quantity"] < 0
 
 
 # ---- bad input: one line on stderr, status 2, nothing computed, nothing written ---------------------------------

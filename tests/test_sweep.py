@@ -107,8 +107,11 @@ def test_one_and_three_axes_closed_form():
     a, b, c = np.linspace(0, 1, 3), np.array([-1.0, 2.0]), np.linspace(-1, 1, 5)
     res = sweep(tiny, grid={"Uh[0,0]": a, "Uh[1,1]": b, "bh[1]": c}, base=base(), chunk=7, progress=False)
     assert res.shape == (3, 2, 5) and res.values["b2"].shape == (3, 2, 5, 2)
-    np.testing.assert_allclose(res.values["trace"], np.broadcast_to((a[:, None] + b)[:, :, None], (3, 2, 5)))
-    np.testing.assert_allclose(res.values["b2"][..., 1], np.broadcast_to(2 * c, (3, 2, 5)))
+    # closed forms with exact zeros among them (a + b = 1 - 1, 2 c = 0): compared with atol (float64 roundoff of
+    # one addition or product of O(1) numbers), never rtol alone
+    np.testing.assert_allclose(res.values["trace"], np.broadcast_to((a[:, None] + b)[:, :, None], (3, 2, 5)),
+                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(res.values["b2"][..., 1], np.broadcast_to(2 * c, (3, 2, 5)), rtol=0, atol=1e-15)
     one = sweep(tiny, grid={"bh[0]": c}, base=base(), progress=False)
     np.testing.assert_array_equal(one.values["pos"], (c > 0).astype(np.int32))
 

@@ -1,10 +1,10 @@
 """Hopf eigenvectors and the first Lyapunov coefficient, without ``eig`` (bordered complex solves).
 
-Convention: with ``A q = iω q``, ``A^T p = -iω p``, ``<p, q> = p^H q = 1`` and ``<q, q> = 1/2``, the
-restriction to the centre manifold in the coordinate ``z`` of ``h = z q + conj(z q)`` is
-``dz/dt = iω z + c1 z|z|^2 + ...`` and ``l1 = Re(c1)/ω`` (Kuznetsov's formula). For the Stuart-Landau
-equation ``dz/dt = (μ + iω)z + c|z|^2 z`` in real coordinates ``(Re z, Im z)`` this gives ``l1 = Re(c)/ω``.
-Kuznetsov's and MatCont's ``<q, q> = 1`` gives twice this value; the sign is the same (``l1 < 0``: supercritical).
+Convention (Kuznetsov's and MatCont's): ``A q = iω q``, ``A^T p = -iω p``, ``<q, q> = q^H q = 1``,
+``<p, q> = p^H q = 1``; the restriction to the centre manifold in the coordinate ``z`` of ``h = z q + conj(z q)``
+is ``dz/dt = iω z + c1 z|z|^2 + ...`` and ``l1 = Re(c1)/ω``. For the Stuart-Landau equation
+``dz/dt = (μ + iω)z + c|z|^2 z`` in real coordinates ``(Re z, Im z)`` this gives ``l1 = 2 Re(c)/ω``
+(``l1 < 0``: supercritical).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def critical_pair(a: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 def hopf_vectors(a: jax.Array, omega0) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(ω, q, p)`` for a (d, d) with eigenvalues near ``±iω0``: ``A q = iω q``, ``p^H A = iω p^H``,
-    ``<q, q> = 1/2``, ``<p, q> = 1``; ``ω`` is the two-sided Rayleigh quotient. Differentiable in ``a``.
+    ``<q, q> = 1``, ``<p, q> = 1``; ``ω`` is the two-sided Rayleigh quotient. Differentiable in ``a``.
 
     The null vectors come from bordered systems ``[[A - iωI, b], [c^H, 0]]`` whose borders are the singular
     vectors of the smallest singular value of ``A - iω0 I`` (held constant).
@@ -66,7 +66,7 @@ def hopf_vectors(a: jax.Array, omega0) -> tuple[jax.Array, jax.Array, jax.Array]
     q, p = vectors(omega0)
     omega = (jnp.vdot(p, a @ q) / jnp.vdot(p, q)).imag
     q, p = vectors(omega)
-    q = q / (jnp.sqrt(2.0) * jnp.linalg.norm(q))
+    q = q / jnp.linalg.norm(q)
     p = p / jnp.vdot(p, q).conj()
     return omega, q, p
 

@@ -194,9 +194,10 @@ def _start_status(ok, u, problem, s):
 
 
 def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: jax.Array) -> CycleState:
-    """The first cycle near the Hopf point ``(h (d,), p ())``: ``h + 2 ds Re(e^{iθ} q)`` with the critical
-    eigenvector ``q`` (``<q, q> = 1/2``), period ``2π/ω``, and ``p`` moved by ``-l1 ω ds² / μ'`` (the side where
-    the normal form ``r² = -μ'(p - p_H)/(l1 ω)`` has a cycle; ``μ'`` the transversality ``d Re λ/dp``); corrected
+    """The first cycle near the Hopf point ``(h (d,), p ())``: ``h + √2 ds Re(e^{iθ} q)`` with the critical
+    eigenvector ``q`` (``<q, q> = 1``), period ``2π/ω``, and ``p`` moved by ``-l1 ω ds² / (2μ')`` (the side where
+    the normal form ``r² = -2μ'(p - p_H)/(l1 ω)`` has a cycle, ``l1`` in Kuznetsov's normalisation; ``μ'`` the
+    transversality ``d Re λ/dp``); corrected
     on the hyperplane that fixes its projection on the eigen-direction, with the amplitude quartered and the cycle
     corrected again while that fails (down to ``ds_min``); the first step is that amplitude. The tangent points
     away from the Hopf point (along the secant from it to the first cycle)."""
@@ -213,9 +214,9 @@ def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: ja
     u_hopf = jnp.concatenate([jnp.tile(h, problem.n_segments), jnp.stack([2 * jnp.pi / omega, p])])
 
     def attempt(r0):
-        dp = -l1 * omega * r0**2 / mu_p
+        dp = -l1 * omega * r0**2 / (2 * mu_p)
         dp = jnp.where(jnp.isfinite(dp), dp, 0.0)
-        X = h + 2 * r0 * jnp.real(jnp.exp(1j * theta)[:, None] * q[None, :])
+        X = h + jnp.sqrt(2.0) * r0 * jnp.real(jnp.exp(1j * theta)[:, None] * q[None, :])
         u0 = jnp.concatenate([X.ravel(), jnp.stack([2 * jnp.pi / omega, p + dp])])
         row = jnp.concatenate([(X - h).ravel(), jnp.zeros(2, X.dtype)])
         row = row / jnp.linalg.norm(row)
