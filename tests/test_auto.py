@@ -132,3 +132,14 @@ def test_a_fresh_auto_run_gives_the_stored_points(case, auto_reference):
     assert p[0] == pytest.approx(P_MIN, abs=1e-12) and p[-1] >= P_MAX - 1e-9      # AUTO stops just past RL1
     rows = sorted([TYPE[code], pa, *ha] for code, pa, ha in _auto.special(auto))
     auto_reference.check(_key(d, seed), rows, atol=AUTO_REPRODUCIBLE)
+
+
+def test_a_missing_auto07p_skips_with_how_to_get_it_or_fails_in_ci(monkeypatch):
+    import conftest
+    monkeypatch.setattr(conftest.shutil, "which", lambda name: None)         # as on a machine without gfortran
+    monkeypatch.delenv("GRU_JAX_REQUIRE_AUTO", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"need gfortran: pip install -e '\.\[auto\]'"):
+        require_auto()
+    monkeypatch.setenv("GRU_JAX_REQUIRE_AUTO", "1")                          # .ci/run sets it
+    with pytest.raises(pytest.fail.Exception, match=r"GRU_JAX_REQUIRE_AUTO=1"):
+        require_auto()
