@@ -142,13 +142,12 @@ def test_bt_root_matches_an_independent_scipy_split(bt_points):
 
 
 @pytest.mark.slow
-def test_gru_saddle_loop_matches_scipy(gru_point):
+def test_gru_saddle_loop_matches_scipy(gru_point, auto_reference):
     g, saddle, pt = gru_point
     assert int(pt.status) == HomoclinicStatus.CONVERGED, pt
     assert abs(float(pt.p) - HOMOCLINIC_BH0) < 5e-11        # the constant's 10 digits; measured 2.6e-11
-    # AUTO-07p's saddle loop -0.081500780574 (tests/test_auto_cycles.py, period 1e3 cycle; benchmarks/README.md):
-    # measured 2.8e-13
-    assert abs(float(pt.p) - (-0.081500780574)) < 3e-12
+    # AUTO-07p's saddle loop -0.081500780574 (tests/data/auto07p.json: its period 1e3 cycle): measured 2.8e-13
+    assert abs(float(pt.p) - auto_reference["cycles/homoclinic_gru/bh0"][1]) < 3e-12
     assert float(pt.saddle_quantity) < 0 and float(pt.lam[0]) > 0 > float(pt.lam[1])
     assert np.max(np.abs(numpy_gru(np.asarray(pt.saddle), float(pt.p)))) < 1e-15      # measured 2.8e-17
     u, s = np.asarray(pt.unstable), np.asarray(pt.stable)
