@@ -89,7 +89,9 @@ export -f env_info
 # ---- the steps (in order; add new benchmarks here) -------------------------------------------------------------
 FP="python benchmarks/fixed_points.py"
 step env 60 -- bash -c env_info
-step test_fixed_points 100 --needs tests/test_fixed_points.py --module pytest -- python -m pytest -q -x tests/test_fixed_points.py
+step test_fixed_points 100 --needs tests/test_fixed_points.py --module pytest -- python -m pytest -q -x -o addopts= -m "not slow" tests/test_fixed_points.py
+step first_call 120 --needs benchmarks/first_call.py -- \
+    python benchmarks/first_call.py --quick --only find_fixed_points,continue_equilibria --json "$OUT/first_call.json"
 step bench_fixed_points_d2 180 --needs benchmarks/fixed_points.py -- \
     $FP --dims 2 --profile --json "$OUT/fixed_points_d2.json"
 step bench_fixed_points_d32 150 --needs benchmarks/fixed_points.py -- \
@@ -99,9 +101,9 @@ step bench_fixed_points_d2_1e6 90 --needs benchmarks/fixed_points.py -- \
     --json "$OUT/fixed_points_d2_1e6.json"
 CONT="python benchmarks/continuation.py"
 step bench_continuation_single 120 --needs benchmarks/continuation.py --module bifpy -- \
-    $CONT --parts single --json "$OUT/continuation_single.json"
+    $CONT --parts single --cold-repeats 1 --json "$OUT/continuation_single.json"
 step bench_continuation_batch 300 --needs benchmarks/continuation.py --module jaxcont -- \
-    $CONT --parts batch --dims 2,32 --n-branches-d2 1024 --n-branches-d32 1024 --jaxcont-seconds 20 \
+    $CONT --parts batch --dims 2,32 --n-branches-d2 1024 --n-branches-d32 1024 --jaxcont-seconds 20 --cold-repeats 1 \
     --json "$OUT/continuation_batch.json"
 step bench_sweep 240 --needs benchmarks/sweep.py -- \
     python benchmarks/sweep.py --json "$OUT/sweep.json" --plot "$OUT/sweep.png"
