@@ -33,43 +33,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _number(parse, ok, what: str):
+    """An argparse type: ``parse(text)`` (``int``, ``float``, or another such type) that passes ``ok``."""
+
+    def check(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return check
 
 
-def _seed(text: str) -> int:
-    """A random key: an integer in [0, 2**63)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**63-1, got {text!r}")
-    return value
-
-
-def _finite(text: str) -> float:
-    """A finite float (no NaN, no inf)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
-
-
-def _positive_number(text: str) -> float:
-    value = _finite(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
+_positive_int = _number(int, lambda v: v > 0, "a positive integer")
+_seed = _number(int, lambda v: 0 <= v < 2**63, "an integer from 0 to 2**63-1")      # a random key
+_finite = _number(float, math.isfinite, "a finite number")
+_positive_number = _number(_finite, lambda v: v > 0, "a positive number")
 
 
 def _output(folder: bool):
