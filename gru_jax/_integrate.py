@@ -12,6 +12,7 @@ import numpy as np
 
 from ._validate import check_choice, check_finite, check_positive
 from .models._field import VectorField, batch_shape, resolve_field, validate_params
+from ._ode import diffeqsolve
 
 SOLVERS = {"tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
            "kvaerno5": diffrax.Kvaerno5, "heun": diffrax.Heun, "euler": diffrax.Euler}
@@ -46,8 +47,8 @@ class Trajectory(eqx.Module):
 def _solve_one(f, solver, adaptive, max_steps, params, h0, ts, rtol, atol, dt0):
     term = diffrax.ODETerm(lambda t, y, args: f(y, args))
     controller = diffrax.PIDController(rtol=rtol, atol=atol) if adaptive else diffrax.ConstantStepSize()
-    sol = diffrax.diffeqsolve(term, solver, ts[0], ts[-1], dt0, h0, args=params, saveat=diffrax.SaveAt(ts=ts),
-                              stepsize_controller=controller, max_steps=max_steps, throw=False)
+    sol = diffeqsolve(term, solver, ts[0], ts[-1], dt0, h0, args=params, saveat=diffrax.SaveAt(ts=ts),
+                      stepsize_controller=controller, max_steps=max_steps, throw=False)
     status = jnp.where(sol.result == diffrax.RESULTS.successful, TrajectoryStatus.SUCCESS,
                        jnp.where(sol.result == diffrax.RESULTS.max_steps_reached, TrajectoryStatus.MAX_STEPS,
                                  TrajectoryStatus.FAILED))

@@ -22,3 +22,16 @@ def test_cache_directory_opt_out_and_a_users_own_choice(tmp_path):
     assert on == os.path.join(xdg, "gru_jax", "jax") and os.path.isdir(on)
     assert off == "None"
     assert own == str(tmp_path / "mine")
+
+
+def test_ode_programs_have_no_host_callbacks():
+    """A host callback (equinox's runtime checks in diffrax) gives a program a new cache key in every process."""
+    import jax
+    import jax.numpy as jnp
+
+    import gru_jax as gj
+
+    p = gj.GRUParams.rotation(alpha=0.5)
+    x0 = jnp.array([0.5, 0.0])
+    program = jax.make_jaxpr(lambda x: gj.periodic_orbit(p, x, 23.6).period)(x0)     # shooting on diffrax
+    assert "callback" not in str(program)

@@ -22,6 +22,7 @@ import optimistix as optx
 
 from .._fixed_points import SeedStatus, fixed_point
 from .._linalg import value_and_jacobian
+from .._ode import diffeqsolve
 from ..periodic._flow import FlowOptions, flow
 from ._manifolds import saddle_eigen
 
@@ -100,10 +101,10 @@ def _event_time(rhs, params, x0, event_fn, t_max, opts: FlowOptions):
     params, x0 = jax.lax.stop_gradient((params, x0))
     root = optx.Newton(rtol=1e-12, atol=1e-14)
     event = diffrax.Event(lambda t, y, args, **kw: event_fn(y, args), root_finder=root, direction=True)
-    sol = diffrax.diffeqsolve(diffrax.ODETerm(lambda t, y, a: rhs(y, a)), opts.solver, 0.0, t_max, None, x0,
-                              args=params, saveat=diffrax.SaveAt(t1=True), event=event, max_steps=opts.max_steps,
-                              stepsize_controller=diffrax.PIDController(rtol=opts.rtol, atol=opts.atol),
-                              throw=False)
+    sol = diffeqsolve(diffrax.ODETerm(lambda t, y, a: rhs(y, a)), opts.solver, 0.0, t_max, None, x0,
+                      args=params, saveat=diffrax.SaveAt(t1=True), event=event, max_steps=opts.max_steps,
+                      stepsize_controller=diffrax.PIDController(rtol=opts.rtol, atol=opts.atol),
+                      throw=False)
     return jax.lax.stop_gradient((sol.ts[-1], sol.ys[-1])) + (sol.event_mask,)
 
 

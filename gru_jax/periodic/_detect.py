@@ -17,6 +17,7 @@ import numpy as np
 import optimistix as optx
 
 from .._fixed_points import resolve_seeds
+from .._ode import diffeqsolve
 from .._validate import check_choice, check_positive
 from ..models._field import VectorField, batch_shape, resolve_field, validate_params
 from ._flow import FlowOptions, flow
@@ -147,9 +148,9 @@ def first_return(f: VectorField, params, x_a: jax.Array, opts: dict, flow_opts: 
 
     def body(carry):
         x, elapsed, k, close, ok, done = carry
-        sol = diffrax.diffeqsolve(term, flow_opts.solver, 0.0, opts["max_period"] - elapsed, None, x, args=params,
-                                  event=event, stepsize_controller=controller, max_steps=flow_opts.max_steps,
-                                  throw=False)
+        sol = diffeqsolve(term, flow_opts.solver, 0.0, opts["max_period"] - elapsed, None, x, args=params,
+                          event=event, stepsize_controller=controller, max_steps=flow_opts.max_steps,
+                          throw=False)
         hit = sol.result == diffrax.RESULTS.event_occurred
         y, elapsed = sol.ys[-1], elapsed + sol.ts[-1]
         close = hit & (jnp.max(jnp.abs(y - x_a)) <= opts["return_tol"])

@@ -12,6 +12,7 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from .._ode import diffeqsolve
 
 
 def _array(x):
@@ -31,9 +32,9 @@ class FlowOptions(eqx.Module):
 def _solve(rhs: Callable, y0, T, params, opts: FlowOptions, saveat: diffrax.SaveAt):
     """``rhs(y, params)`` from ``t = 0`` to ``T`` (negative ``T`` integrates backwards)."""
     T = jnp.asarray(T, jnp.result_type(float))
-    sol = diffrax.diffeqsolve(diffrax.ODETerm(lambda t, y, a: rhs(y, a)), opts.solver, 0.0, T, None, y0,
-                              args=params, saveat=saveat, max_steps=opts.max_steps, throw=False,
-                              stepsize_controller=diffrax.PIDController(rtol=opts.rtol, atol=opts.atol))
+    sol = diffeqsolve(diffrax.ODETerm(lambda t, y, a: rhs(y, a)), opts.solver, 0.0, T, None, y0,
+                      args=params, saveat=saveat, max_steps=opts.max_steps, throw=False,
+                      stepsize_controller=diffrax.PIDController(rtol=opts.rtol, atol=opts.atol))
     ok = (sol.result == diffrax.RESULTS.successful) & (T != 0)
     return sol.ys, ok | (T == 0)
 
