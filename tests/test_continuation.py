@@ -94,6 +94,7 @@ def specials(branch: Branch, kind: SpecialKind):
 
 # ---- normal forms -------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_saddle_node_fold_located_and_branch_turns():
     b = continuation(saddle_node(1.0), Param("mu"), jnp.array([1.0, 0.0]), f=normal_form, direction=-1,
                      p_min=-1.0, p_max=2.0, ds=0.05, ds_max=0.2)
@@ -358,6 +359,7 @@ def test_gru_branch_point_when_one_gain_crosses_one_over_r():
     np.testing.assert_allclose(p_bp, [1 / R], atol=1e-12)                    # closed form; measured 0
 
 
+@pytest.mark.slow
 def test_gru_uniform_gain_is_a_corank_two_crossing_seen_by_stability_only():
     # Uh = s I: both eigenvalues cross zero together at s = 1/r. The bordered determinant does not change sign,
     # so no branch point is reported; the stored number of unstable eigenvalues jumps from 0 to 2. The Hopf test

@@ -108,6 +108,7 @@ def test_pitchfork_side_branch_comes_from_switching_at_the_one_branch_point():
     assert tuple(np.asarray(d.branches[1].status)) == (BranchStatus.LEFT_WINDOW,) * 2
 
 
+@pytest.mark.slow
 def test_pitchfork_found_by_discovery_is_merged_not_switched_again():
     # all three equilibria are seen at s = 0.8: x = ±sqrt(0.8) start the same parabola, kept once
     d = diagram(pitchfork(), (-1.0, 0.8), box=(-1.5 * np.ones(2), 1.5 * np.ones(2)))

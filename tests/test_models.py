@@ -75,6 +75,7 @@ def test_fixed_points_do_not_depend_on_update_gate():  # fact 2
         np.testing.assert_allclose(jac, (1 - jax.nn.sigmoid(biased.bz))[:, None] * jax.jacfwd(g)(h), atol=1e-13)
 
 
+@pytest.mark.slow
 def test_box_is_forward_invariant():  # fact 3
     p = gj.GRUParams.random(jax.random.key(5), 3, scale=3.0, batch=(50,))
     faces = jnp.eye(3)[None] * jnp.ones((50, 1, 1))              # h = e_i, on the face h_i = 1
