@@ -197,10 +197,10 @@ def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: ja
     """The first cycle near the Hopf point ``(h (d,), p ())``: ``h + √2 ds Re(e^{iθ} q)`` with the critical
     eigenvector ``q`` (``<q, q> = 1``), period ``2π/ω``, and ``p`` moved by ``-l1 ω ds² / (2μ')`` (the side where
     the normal form ``r² = -2μ'(p - p_H)/(l1 ω)`` has a cycle, ``l1`` in Kuznetsov's normalisation; ``μ'`` the
-    transversality ``d Re λ/dp``); corrected
-    on the hyperplane that fixes its projection on the eigen-direction, with the amplitude quartered and the cycle
-    corrected again while that fails (down to ``ds_min``); the first step is that amplitude. The tangent points
-    away from the Hopf point (along the secant from it to the first cycle)."""
+    transversality ``d Re λ/dp``); corrected on the hyperplane that fixes its projection on the eigen-direction,
+    with the amplitude quartered and the cycle corrected again while that fails (down to ``ds_min``); the first
+    step is that amplitude. The tangent points away from the Hopf point (along the secant from it to the first
+    cycle)."""
     prm = problem.at(p)
     g = lambda x: problem.f(x, prm)
     a = jax.jacfwd(g)(h)
