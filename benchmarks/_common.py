@@ -33,14 +33,20 @@ WATCHED = ("gru_jax", "benchmarks", "pyproject.toml")
 _AUTO = "<results>"   # ``--json`` without a value
 
 
+def _without_cache(env):
+    """``env`` (a mutable mapping) with no persistent compilation cache for gru_jax and JAX; returns it."""
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    env["GRU_JAX_NO_CACHE"] = "1"
+    return env
+
+
 def no_compilation_cache() -> None:
     """No persistent compilation cache in this process and its children: first calls compile from scratch.
 
     Call before importing gru_jax (its import switches JAX's persistent cache on unless ``GRU_JAX_NO_CACHE``).
     A benchmark that wants a cache sets ``jax_compilation_cache_dir`` itself, before its first compile.
     """
-    os.environ["GRU_JAX_NO_CACHE"] = "1"
-    os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+    _without_cache(os.environ)
     if "jax" in sys.modules:   # jax read the variable at import
         sys.modules["jax"].config.update("jax_compilation_cache_dir", None)
 
@@ -48,9 +54,7 @@ def no_compilation_cache() -> None:
 def child_env() -> dict:
     """Environment of a fresh benchmark subprocess: this checkout first on the path, no persistent compilation
     cache (a true cold compile), no GPU memory preallocation (the parent may hold the device's pool)."""
-    env = dict(os.environ)
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    env["GRU_JAX_NO_CACHE"] = "1"
+    env = _without_cache(dict(os.environ))
     env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     return env

@@ -29,6 +29,17 @@ ELEVEN = dict(Uh=[[41.0067, 16.7589], [14.9421, 48.8903]], Ur=[[-1.6531, -16.625
 HOMOCLINIC_GRU = dict(Uh=[[5.0, 2.5], [-3.0, 0.0]], bh=[-0.0815, -0.0163414448])
 HOMOCLINIC_BH0 = -0.0815007806
 
+# The rotation family (model.md §3: Uh = 3 R(alpha), all else zero, so z = r = 1/2), computed independently:
+H_STAR = 0.8585596366401104   # root of tanh(1.5 h) = h: scipy brentq on (0.5, 1), xtol 1e-15 (model.md: 0.8585596)
+LAMBDA_NODE = 0.5 * (1.5 * (1 - H_STAR**2) - 1)   # = -0.3028434873, double eigenvalue at the nodes (model.md §3)
+# the saddle-node angle where the SNIC happens: snic_reference() in tests/test_continuation.py (scipy; model.md ~0.1478)
+ALPHA_SN = 0.14782207067906653
+# periods at alpha = 0.8, 0.5, 0.2: scipy solve_ivp DOP853 at rtol 1e-13, atol 1e-15 from (0.5, 0) over t in [0, 2000],
+# spacing of the last two upward crossings of h_2 = 0 (they agree to 2e-13). tests/test_auto_cycles.py::rotation_ivp
+# computes them again with scipy, and AUTO-07p (NTST 120) gives 12.2085100642, 23.6740263670, 96.3241224870
+# (tests/data/auto07p.json; AUTO's own error is ~6e-9 at 0.2).
+ROTATION_PERIODS = {0.8: 12.208510063992, 0.5: 23.674026366978, 0.2: 96.324122481561}
+
 
 def require_auto():
     """Skip the calling test module unless AUTO-07p (bifpy, built with gfortran) is installed; with

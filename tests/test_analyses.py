@@ -14,7 +14,7 @@ from gru_jax.sweeps._seed import codim2_curves_from_sweep
 from gru_jax.sweeps._atlas import max_fixed_points_search, topology_atlas, verify_fixed_points
 from gru_jax.sweeps._sweep import sweep
 
-from conftest import ELEVEN
+from conftest import ELEVEN, ROTATION_PERIODS
 
 B = 60   # ensemble size shared by the cheap tests (one compile of the 64-seed census and of Stability)
 
@@ -170,8 +170,8 @@ def test_cycles_column_of_a_bias_sweep():
     v = res.values
     assert v["n_cycles"].tolist() == [0, 1, 1, 1, 0] and v["n_stable_cycles"].tolist() == [0, 1, 1, 1, 0]
     assert v["n_fixed_point_seeds"][[0, 4]].tolist() == [4, 4] and v["n_not_settled_seeds"].sum() == 0
-    # scipy DOP853 period 23.674026366978 (ROTATION_PERIODS in tests/test_periodic.py); measured 1.6e-10
-    assert v["period"][2, 0] == pytest.approx(23.674026366978, abs=1e-9)
+    # the scipy DOP853 period (ROTATION_PERIODS: conftest); measured 1.6e-10
+    assert v["period"][2, 0] == pytest.approx(ROTATION_PERIODS[0.5], abs=1e-9)
     # bh -> -bh, h -> -h symmetry; measured 3.5e-13
     np.testing.assert_allclose(v["period"][1, 0], v["period"][3, 0], rtol=3e-12)
     assert v["period"][1, 0] > v["period"][2, 0] and np.isnan(v["period"][:, 1:]).all()

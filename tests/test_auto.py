@@ -125,8 +125,7 @@ def test_some_case_has_a_hopf_point():
 @pytest.mark.slow
 def test_a_fresh_auto_run_gives_the_stored_points(case, auto_reference):
     require_auto()
-    (d, seed), _, h0, _ = case
-    params = _gru(d, seed)
+    (d, seed), params, h0, _ = case
     auto = _auto.run_auto(params, "bh", 0, h0, p_min=P_MIN, p_max=P_MAX, ds=DS, ds_max=DS_MAX, max_points=5000)
     p, _, _ = _auto.points(auto)
     assert p[0] == pytest.approx(P_MIN, abs=1e-12) and p[-1] >= P_MAX - 1e-9      # AUTO stops just past RL1

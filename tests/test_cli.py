@@ -11,21 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.optimize import brentq, fsolve
+from scipy.optimize import fsolve
 
 import gru_jax
 import gru_jax._demo
+from conftest import ELEVEN, H_STAR, LAMBDA_NODE, ROTATION_PERIODS
 from gru_jax._io import load_params, save_params
 from gru_jax.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-H_STAR = brentq(lambda h: np.tanh(1.5 * h) - h, 0.5, 1.0, xtol=1e-15)   # 0.8585596... (model.md §3)
-NODE_EIGENVALUE = 0.5 * (1.5 * (1 - H_STAR**2) - 1)                      # -0.302843 (model.md §3), double
-ROTATION_PERIOD_05 = 23.674026366978   # alpha = 0.5: scipy solve_ivp DOP853 rtol 1e-13 (tests/test_periodic.py)
-ELEVEN = {  # model.md §3: 11 fixed points, Uz = bz = 0
-    "Uh": [[41.0067, 16.7589], [14.9421, 48.8903]], "Ur": [[-1.6531, -16.6254], [-28.5155, -24.7705]],
-    "bh": [9.939, 15.642], "br": [17.1107, 7.0284],
-}
 
 
 def write_json(path, obj):
@@ -47,7 +41,7 @@ def test_rotation_alpha0_has_nine_points(tmp_path, capsys):
         np.testing.assert_allclose(np.abs(p["h"]), [H_STAR if abs(v) > 0.1 else 0.0 for v in p["h"]], rtol=0,
                                    atol=1e-12)
         if p["kind"] == "stable node":
-            np.testing.assert_allclose(p["eigenvalues"], [[NODE_EIGENVALUE, 0.0]] * 2, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(p["eigenvalues"], [[LAMBDA_NODE, 0.0]] * 2, rtol=0, atol=1e-12)
 
 
 def test_eleven_point_example(tmp_path, capsys):
@@ -227,7 +221,7 @@ def test_cycles_json_and_plot(tmp_path, capsys):
     assert main(["cycles", path, "--seeds", "4", "--json", "--plot", str(image)]) == 0
     out = json.loads(capsys.readouterr().out)
     (cycle,) = out["cycles"]
-    assert cycle["period"] == pytest.approx(ROTATION_PERIOD_05, rel=5e-11) and cycle["stable"] and cycle["status"] == "converged"
+    assert cycle["period"] == pytest.approx(ROTATION_PERIODS[0.5], rel=5e-11) and cycle["stable"] and cycle["status"] == "converged"
     mu = np.array(cycle["multipliers"])
     assert np.abs(mu[:, 0] + 1j * mu[:, 1] - 1).min() < 1e-8 and np.abs(mu[:, 0] + 1j * mu[:, 1]).min() < 0.01
     assert out["seeds"]["limit_cycle"] + out["seeds"]["fixed_point"] == 4 and out["seeds"]["limit_cycle"] >= 3

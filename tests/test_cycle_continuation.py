@@ -15,6 +15,7 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
 import gru_jax as gj
+from conftest import ALPHA_SN, ROTATION_PERIODS
 from gru_jax.continuation._param import Param
 from gru_jax.continuation._status import LocateStatus
 from gru_jax.periodic._cycle_branch import CycleKind, CycleStatus
@@ -260,12 +261,6 @@ def test_bogdanov_takens_family_ends_at_a_saddle_loop():
 
 # ---- the rotation GRU: periods against scipy, and the SNIC ---------------------------------------------------------
 
-# Reference periods of the rotation GRU: scipy solve_ivp DOP853 at rtol 1e-13, atol 1e-15 (the same numbers as
-# ROTATION_PERIODS in tests/test_periodic.py, where they are explained; AUTO-07p agrees to 3e-10 and 6e-9,
-# benchmarks/README.md)
-ROTATION_PERIODS = {0.8: 12.208510063992, 0.2: 96.324122481561}
-
-
 @pytest.mark.slow
 def test_rotation_gru_periods_match_scipy(rotation):
     hopf, run = rotation
@@ -293,10 +288,10 @@ def test_rotation_gru_family_ends_in_a_snic(rotation):
     assert branch.end == "SNIC", repr(branch)
     e = branch.family_end
     assert not np.any(np.isfinite(np.asarray(e.equilibrium)))        # no equilibrium on the orbit: the ghost
-    # the fold of equilibria alpha* = 0.14782207067906653: snic_reference() in tests/test_continuation.py (scipy);
+    # the fold of equilibria alpha* (ALPHA_SN: conftest);
     # measured -1.0088e-8 (to period 300 with ds_max 3: 8.0e-6). The claim "1.0e-8" is met only to its two digits:
     # the bound is the claim as written, with no margin (see the report of the "Strict tests" issue)
-    assert abs(float(e.p_end) - 0.14782207067906653) < 1.05e-8
+    assert abs(float(e.p_end) - ALPHA_SN) < 1.05e-8
     assert bool(e.law_agrees) and abs(float(e.exponent) - 3) < 0.1   # T ~ C / sqrt|p - p*|; measured 2.977
     assert "SNIC" in repr(branch)
 

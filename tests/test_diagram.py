@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import gru_jax as gj
+from conftest import ALPHA_SN
 from gru_jax._plot_diagram import bifurcation_diagram as plot_diagram
 from gru_jax.continuation import BranchStatus, LocateStatus, Param, SpecialKind
 from gru_jax.continuation._diagram import Diagram, bifurcation_diagram
@@ -28,9 +29,6 @@ SMALL_BOX = (-0.3 * np.ones(2), 0.3 * np.ones(2))     # seeds and Newton kept ne
 sigmoid = lambda x: 1 / (1 + np.exp(-x))
 BZ, BR = 0.3, -0.4
 R = sigmoid(BR)
-# the rotation family's saddle-node angle: scipy brentq/minimize_scalar reduction, snic_reference() in
-# tests/test_continuation.py (0.14782207067906653; model.md: ~0.1478)
-ALPHA_SN = 0.14782207067906653
 
 
 def rot(angle):

@@ -9,8 +9,7 @@ from scipy.optimize import minimize_scalar
 
 import gru_jax as gj
 
-H_STAR = 0.8585596366401104   # root of tanh(1.5 h) = h: scipy brentq on (0.5, 1), xtol 1e-15 (model.md: 0.8585596)
-LAMBDA_NODE = 0.5 * (1.5 * (1 - H_STAR**2) - 1)   # = -0.3028434873, eigenvalue at the nodes (z = 1/2), model.md §3
+from conftest import H_STAR, LAMBDA_NODE
 
 
 def test_rotation_alpha0_nine_points():

@@ -10,6 +10,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import gru_jax as gj
+from conftest import H_STAR, ROTATION_PERIODS
 from gru_jax.periodic._detect import TrajectoryEnd, find_limit_cycles
 from gru_jax.periodic._shooting import OrbitStatus, periodic_orbit
 
@@ -139,14 +140,6 @@ def test_rotation_family_period_against_scipy(rotation_orbits, alpha, model_md):
     # the state returns to itself after one period (independent integration); measured 5e-12 (0.8), 8.6e-11 (0.2)
     sol = solve_ivp(rotation_np, (0, T), np.asarray(o.x0), method="DOP853", rtol=1e-12, atol=1e-14, args=(alpha,))
     np.testing.assert_allclose(sol.y[:, -1], np.asarray(o.x0), atol=5e-10)
-
-
-# Independent reference periods of the rotation family at alpha = 0.8, 0.5, 0.2: scipy solve_ivp DOP853 at rtol 1e-13,
-# atol 1e-15 from (0.5, 0) over t in [0, 2000], spacing of the last two upward crossings of h_2 = 0 (scipy_period with
-# tighter tolerances; the last two spacings agree to 2e-13). The same periods are computed by scipy (rtol 1e-12) in
-# tests/test_auto_cycles.py::rotation_ivp, and AUTO-07p (NTST 120) gives 12.2085100642, 23.6740263670, 96.3241224870
-# (benchmarks/README.md, cycles.py; AUTO's own error is ~6e-9 at 0.2).
-ROTATION_PERIODS = {0.8: 12.208510063992, 0.5: 23.674026366978, 0.2: 96.324122481561}
 
 
 def test_rotation_family_periods_measured(rotation_orbits, auto_reference):
@@ -318,10 +311,9 @@ def test_detect_no_cycle_below_the_snic(detected):
     r = member(detected, 1)
     assert int(r.count) == 0 and np.all(np.asarray(r.seed_end) == TrajectoryEnd.FIXED_POINT)
     assert np.all(np.isnan(np.asarray(r.cycles.period))) and np.all(np.asarray(r.cycles.status) == -1)
-    # seeds away from the axes end at the stable nodes (+-h*, +-h*), h* = 0.8585596366401104 the root of
-    # tanh(1.5 h) = h (scipy brentq, xtol 1e-15; model.md quotes 0.8585596); measured error 7.9e-11
+    # seeds away from the axes end at the stable nodes (+-h*, +-h*) (H_STAR: conftest); measured error 7.9e-11
     off_axes = np.all(np.abs(np.asarray(SEEDS)) > 1e-3, axis=1)
-    np.testing.assert_allclose(np.abs(np.asarray(r.seed_state)[off_axes]), 0.8585596366401104, atol=5e-10)
+    np.testing.assert_allclose(np.abs(np.asarray(r.seed_state)[off_axes]), H_STAR, atol=5e-10)
 
 
 def test_detect_batch_equals_one_at_a_time(detected):

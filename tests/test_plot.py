@@ -8,6 +8,7 @@ import pytest
 
 import gru_jax
 from gru_jax.plot import phase_portrait
+from conftest import H_STAR
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -73,15 +74,14 @@ def test_cycles_and_saddle_manifolds_on_a_portrait():
     assert "stable cycle" in ax.get_legend_handles_labels()[1]
 
     rotation0 = gru_jax.GRUParams.rotation(0.0)             # saddle at (h*, 0), stable nodes at (h*, ±h*)
-    h_star = 0.8585596366401104     # root of tanh(1.5 h) = h: scipy brentq, xtol 1e-15 (model.md: 0.8585596)
-    manifolds = saddle_manifolds(rotation0, jax.numpy.array([h_star, 0.0]), T=100.0)   # e^{0.25 T} delta >> 1
+    manifolds = saddle_manifolds(rotation0, jax.numpy.array([H_STAR, 0.0]), T=100.0)   # e^{0.25 T} delta >> 1
     ax = phase_portrait(rotation0, manifolds=manifolds, n_grid=51)
     unstable = [line.get_xydata() for line in ax.lines if line.get_gid() == "unstable-manifold"]
     stable = [line.get_xydata() for line in ax.lines if line.get_gid() == "stable-manifold"]
     assert len(unstable) == 2 and len(stable) == 2
     ends = np.sort(np.stack([path[-1] for path in unstable]), axis=0)
     # into the two nodes, after T = 100 at the rate 0.3028 (eigenvalue at the nodes): measured 4.7e-7
-    np.testing.assert_allclose(ends, [[h_star, -h_star], [h_star, h_star]], atol=3e-6)
+    np.testing.assert_allclose(ends, [[H_STAR, -H_STAR], [H_STAR, H_STAR]], atol=3e-6)
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import gru_jax as gj
+from conftest import H_STAR, ROTATION_PERIODS
 
 
 def relaxation(bz=0.7, bh=0.4):
@@ -38,9 +39,8 @@ def test_trajectories_settle_on_the_stable_nodes():
     p = gj.GRUParams.rotation(0.0)
     h0 = jnp.array([[0.2, 0.3], [-0.5, 0.1], [-0.1, -0.4], [0.6, -0.05]])
     traj = gj.simulate(p, h0, t1=200.0, n_save=3)
-    # h* = 0.8585596366401104, the root of tanh(1.5 h) = h (scipy brentq, xtol 1e-15; model.md: 0.8585596);
-    # measured 5.6e-9 at the default ODE tolerances
-    np.testing.assert_allclose(np.abs(traj.final), 0.8585596366401104, atol=5e-8)
+    # the stable nodes (+-h*, +-h*) (H_STAR: conftest); measured 5.6e-9 at the default ODE tolerances
+    np.testing.assert_allclose(np.abs(traj.final), H_STAR, atol=5e-8)
 
 
 @pytest.mark.slow
@@ -89,7 +89,7 @@ def test_rotation_cycle_periods():
     """model.md §3: period ~ 12.2 at alpha = 0.8 and ~ 96.3 at alpha = 0.2 (towards the SNIC)."""
     t08, t02 = _period(gj.GRUParams.rotation(0.8), 300.0), _period(gj.GRUParams.rotation(0.2), 1500.0)
     np.testing.assert_allclose([t08, t02], [12.2, 96.3], atol=0.05)        # model.md's one decimal
-    # scipy DOP853 periods (ROTATION_PERIODS in tests/test_periodic.py); crossings interpolated linearly between
-    # samples 0.05 apart limit this estimate: measured 8.6e-5 and 2.8e-6
-    np.testing.assert_allclose(t08, 12.208510063992, atol=5e-4)
-    np.testing.assert_allclose(t02, 96.324122481561, atol=2e-5)
+    # the scipy DOP853 periods (ROTATION_PERIODS: conftest); crossings interpolated linearly between samples 0.05
+    # apart limit this estimate: measured 8.6e-5 and 2.8e-6
+    np.testing.assert_allclose(t08, ROTATION_PERIODS[0.8], atol=5e-4)
+    np.testing.assert_allclose(t02, ROTATION_PERIODS[0.2], atol=2e-5)
