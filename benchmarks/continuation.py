@@ -13,7 +13,7 @@ baselines in the same run:
     located, stability of every point:
     * gru_jax: ``continue_equilibria(params, Param("bh", 0), h0, ...)`` (public call, input checks
       included), warm; the first call (trace + compile + run) is reported separately.
-    * AUTO-07p (bifpy 0.3.0, ``benchmarks/_auto.py``): the same field transpiled to Fortran with the exact
+    * AUTO-07p (bifpy 0.3.0, ``gru_jax/_auto07p/equilibria.py``): the same field transpiled to Fortran with the exact
       Jacobian, compiled with gfortran; warm = running the compiled executable again (process start,
       continuation, fort.7/8/9 written), same window, same ``DS``/``DSMAX``, ``NMX = 400``, EPSL = EPSU =
       1e-10; cold = the whole ``bifpy.auto.run(..., transpile=True)`` (sympy tracing, gfortran, run).
@@ -65,7 +65,7 @@ import _common as C  # noqa: E402  (also puts the repo root on sys.path)
 
 C.no_compilation_cache()   # before gru_jax is imported; main() sets a fresh cache for the batch part on purpose
 
-import _auto as A  # noqa: E402
+from gru_jax._auto07p import equilibria as A  # noqa: E402
 
 P_MIN, P_MAX = -4.0, 4.0
 SINGLE = dict(d=2, seed=0, scale=4.0, ds=0.01, ds_max=0.1, max_points=400)
@@ -95,7 +95,7 @@ def run_single(args) -> dict:
     params = _set_bh0(gj.GRUParams.random(jax.random.key(s["seed"]), s["d"], scale=s["scale"], bias_scale=1.0),
                       P_MIN)
     h0 = A.equilibrium(params)
-    kw = dict(p_min=P_MIN, p_max=P_MAX, ds=s["ds"], ds_max=s["ds_max"], max_points=s["max_points"])
+    kw = dict(window=(P_MIN, P_MAX), ds=s["ds"], ds_max=s["ds_max"], max_points=s["max_points"])
     ours = lambda: gj.continue_equilibria(params, gj.Param("bh", 0), h0, f=FIELD, tol=1e-10, **kw)
     print(f"\n-- (a) one branch, d = {s['d']}: bh[0] in [{P_MIN}, {P_MAX}], ds {s['ds']}, ds_max {s['ds_max']}, "
           f"<= {s['max_points']} points --", flush=True)
@@ -202,7 +202,7 @@ def _batch_fns(d: int, n: int):
     C.block((params, h0))
 
     def one(q, h):
-        return gj.continue_equilibria(q, gj.Param("bh", 0), h, f=FIELD, p_min=P_MIN, p_max=P_MAX, ds=b["ds"],
+        return gj.continue_equilibria(q, gj.Param("bh", 0), h, f=FIELD, window=(P_MIN, P_MAX), ds=b["ds"],
                                       ds_min=b["ds_min"], ds_max=b["ds_max"], tol=b["tol"],
                                       max_points=b["max_points"])
 

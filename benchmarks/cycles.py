@@ -7,10 +7,10 @@ in every repeat), baselines in the same run:
 
 (a) family: the rotation GRU (model.md section 3, ``Uh = 3 R(alpha)``, ``z = r = 1/2``) continued in alpha from
     its Hopf point at arccos(2/3) down to the SNIC, until the period passes 3000.
-    * gru_jax: ``continue_cycles(..., from_hopf=locate_hopf(...), period_max=3000, ds_max=50)``: 10-segment shooting on
+    * gru_jax: ``continue_cycles(..., locate_hopf(...), max_period=3000, ds_max=50)``: 10-segment shooting on
       diffrax (Tsit5; each ``--rtols`` value, atol = rtol / 100), folds of cycles / PD / NS tests, Floquet
       multipliers, the end classified.
-    * AUTO-07p (bifpy, ``benchmarks/_auto_cycles.py``): the same field transpiled to Fortran, collocation with
+    * AUTO-07p (bifpy, ``gru_jax/_auto07p/cycles.py``): the same field transpiled to Fortran, collocation with
       NTST = 120, NCOL = 4, from its own Hopf point, UZSTOP at period 3000; warm = rerunning the compiled
       executable (``every`` = no orbit written except labelled points).
     Ratio = gru_jax warm / AUTO warm (> 1: AUTO faster). Accuracy: the periods at alpha = 0.8, 0.5, 0.2 (ours:
@@ -70,13 +70,13 @@ def bt_auto(u, par):
 
 
 def family_part(repeats: int, ds_max: float, rtols: list[float]) -> dict:
-    import _auto_cycles as ac
+    from gru_jax._auto07p import cycles as ac
 
     alpha = gj.Param("alpha")
     params = {"alpha": jnp.asarray(1.0)}
-    hopf = gj.locate_hopf(params, alpha, (jnp.zeros(2), float(np.arccos(2 / 3)) + 1e-3), f=rotation)
+    hopf = gj.locate_hopf(alpha.set(params, float(np.arccos(2 / 3)) + 1e-3), alpha, jnp.zeros(2), f=rotation)
     runs = {f"rtol={r:g}": (lambda r=r: gj.continue_cycles(
-        params, alpha, f=rotation, from_hopf=hopf, window=(0.0, 1.2), period_max=3000.0, max_points=300,
+        params, alpha, hopf, f=rotation, window=(0.0, 1.2), max_period=3000.0, max_points=300,
         ds_max=ds_max, opts=FlowOptions(rtol=r, atol=r / 100))) for r in rtols}
     firsts = {name: C.time_once(run) for name, run in runs.items()}
     auto = ac.CycleRun(rotation_auto, 2, [0.0, 0.0], 1.0, par_window=(0.0, 1.2), direction=-1, period_max=3e3,
@@ -118,15 +118,15 @@ def family_part(repeats: int, ds_max: float, rtols: list[float]) -> dict:
 
 
 def homoclinic_part(n_values: list[int], repeats: int) -> dict:
-    import _auto_cycles as ac      # AUTO-07p (bifpy) optional here: the GPU image has none
+    from gru_jax._auto07p import cycles as ac      # AUTO-07p (bifpy) optional here: the GPU image has none
 
     b1, b2 = gj.Param("b1"), -0.5
     params = {"b1": jnp.asarray(0.0), "b2": jnp.asarray(b2)}
-    hopf = gj.locate_hopf(params, b1, (jnp.zeros(2), 0.0), f=bt)
-    fam = gj.continue_cycles(params, b1, f=bt, from_hopf=hopf, window=(-0.2, 0.1), period_max=300.0, max_points=300,
+    hopf = gj.locate_hopf(params, b1, jnp.zeros(2), f=bt)
+    fam = gj.continue_cycles(params, b1, hopf, f=bt, window=(-0.2, 0.1), max_period=300.0, max_points=300,
                              ds_max=10.0)
     saddle_guess = jnp.array([0.55, 0.0])
-    located = gj.locate_homoclinic(params, b1, (saddle_guess, float(fam.family_end.p_end)), f=bt)
+    located = gj.locate_homoclinic(b1.set(params, float(fam.family_end.p_end)), b1, saddle_guess, f=bt)
     x0 = (-b2 - math.sqrt(b2 * b2 - 4 * 0.05)) / 2                  # the stable equilibrium at b1 = 0.05
     auto = ac.auto_homoclinic_estimate(bt_auto, 2, [x0, 0.0], 0.05, par_window=(-0.5, 0.5), direction=-1,
                                        period_max=1e3, ntst=160).p_end if ac.available() else float("nan")

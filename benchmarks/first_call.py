@@ -44,33 +44,34 @@ import _common as C  # noqa: E402  (also puts the repo root on sys.path)
 _ROT = "p = gj.GRUParams.rotation(alpha=0.0, gain=3.0); k = jax.random.key(0)"
 _ORIGIN = 'origin = lambda h, a: gj.GRUParams.rotation(a["alpha"]).vector_field(h)'
 _ROTF = 'rot = lambda h, a: gj.GRUParams.rotation(a["alpha"], gain=a.get("gain", 3.0)).vector_field(h)'
-_HOPF = _ROTF + '; hopf = gj.locate_hopf({"alpha": 0.8}, gj.Param("alpha"), (jnp.zeros(2), 0.8), f=rot)'
+_HOPF = _ROTF + '; hopf = gj.locate_hopf({"alpha": 0.8}, gj.Param("alpha"), jnp.zeros(2), f=rot)'
 _Q = 'q = gj.GRUParams.from_dict({"Uh": [[3.0, 0.6], [-0.5, 1.0]]})'
 _NEAR_BT = ('near_bt = gj.GRUParams.from_dict({"Uh": [[5.0, 2.5], [-3.0, 0.0]], "bh": [-0.0848656728, -0.0113414448]});'
             ' P0, P1 = gj.Param("bh", 0), gj.Param("bh", 1)')
 _HC = ('g = gj.GRUParams.from_dict({"Uh": [[5.0, 2.5], [-3.0, 0.0]], "bh": [-0.0815, -0.0163414448]});'   # conftest
        ' P0, P1 = gj.Param("bh", 0), gj.Param("bh", 1); saddle = jnp.array([-0.4666, 0.5939]);'
        ' hc_opts = dict(branches=(1, -1), radius=0.002, t_max=2e4)')
-_HC_POINT = _HC + '; pt = gj.locate_homoclinic(g, P0, (saddle, (-0.081501, -0.081499)), **hc_opts)'
+_HC_POINT = _HC + '; pt = gj.locate_homoclinic(g, P0, saddle, window=(-0.081501, -0.081499), **hc_opts)'
 
 ENTRY_POINTS: dict[str, tuple[str, str, bool]] = {
     "find_fixed_points": (_ROT, "gj.find_fixed_points(p, key=k)", False),
     "simulate": (_ROT + "; h0 = jnp.array([[0.1, 0.2], [-0.3, 0.05]])", "gj.simulate(p, h0, t1=200.0)", False),
     "find_slow_points": (_ROT, "gj.find_slow_points(p, key=k)", False),
     "continue_equilibria": (_ORIGIN, 'gj.continue_equilibria({"alpha": 0.5}, gj.Param("alpha"), jnp.zeros(2), '
-                                     'f=origin, p_max=1.2)', False),
-    "bifurcation_diagram": (_Q, 'gj.bifurcation_diagram(q, gj.Param("bh", 0), span=(-2.0, 2.0))', False),
-    "locate_fold": (_NEAR_BT, "gj.locate_fold(near_bt, P0, (jnp.array([-0.4472, 0.5774]), -0.0848656728))", False),
-    "locate_hopf": (_ROTF, 'gj.locate_hopf({"alpha": 0.8, "gain": 3.0}, gj.Param("alpha"), (jnp.zeros(2), 0.8), '
-                           'f=rot)', False),
-    "continue_curve": (_NEAR_BT, 'gj.continue_curve(near_bt, P0, P1, ([-0.4472, 0.5774], -0.0848656728), '
+                                     'f=origin, window=(-np.inf, 1.2))', False),
+    "bifurcation_diagram": (_Q, 'gj.bifurcation_diagram(q, gj.Param("bh", 0), (-2.0, 2.0))', False),
+    "locate_fold": (_NEAR_BT, "gj.locate_fold(near_bt, P0, jnp.array([-0.4472, 0.5774]))", False),
+    "locate_hopf": (_ROTF, 'gj.locate_hopf({"alpha": 0.8, "gain": 3.0}, gj.Param("alpha"), jnp.zeros(2), f=rot)',
+                    False),
+    "continue_curve": (_NEAR_BT, 'gj.continue_curve(near_bt, P0, P1, [-0.4472, 0.5774], '
                                  'kind="fold", direction=-1, ds=0.001, ds_max=0.002, max_points=10)', False),
     "periodic_orbit": ("p = gj.GRUParams.rotation(0.5); x0 = jnp.array([0.7, 0.0])",
                        "gj.periodic_orbit(p, x0, 20.0)", True),
     "find_limit_cycles": ("p = gj.GRUParams.rotation(alpha=0.5)", "gj.find_limit_cycles(p)", True),
-    "continue_cycles": (_HOPF, 'gj.continue_cycles({"alpha": 0.8}, gj.Param("alpha"), f=rot, from_hopf=hopf, '
+    "continue_cycles": (_HOPF, 'gj.continue_cycles({"alpha": 0.8}, gj.Param("alpha"), hopf, f=rot, '
                                'window=(0.4, 1.2), max_points=30)', True),
-    "locate_homoclinic": (_HC, "gj.locate_homoclinic(g, P0, (saddle, (-0.081501, -0.081499)), **hc_opts)", True),
+    "locate_homoclinic": (_HC, "gj.locate_homoclinic(g, P0, saddle, window=(-0.081501, -0.081499), **hc_opts)",
+                          True),
     "detect_homoclinic": (_HC, "gj.detect_homoclinic(g, P0, np.linspace(-0.0816, -0.0814, 9), saddle, max_points=2, "
                                "**hc_opts)", True),
     "continue_homoclinic": (_HC_POINT, "gj.continue_homoclinic(g, P0, P1, pt, radius=0.002, t_max=2e4, ds=0.001, "

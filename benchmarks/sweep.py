@@ -182,7 +182,7 @@ def search_case(n: int, generations: int, **options) -> dict:
 
 
 def plot(cases: list, path: str, info: dict) -> None:
-    from gru_jax._mpl import plt
+    from gru_jax.plot._mpl import plt
     n = [c["n_params"] for c in cases]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.loglog(n, [c["gru_jax"]["median_s"] for c in cases], "o-", label="gru_jax sweep(Census): classified")

@@ -13,15 +13,12 @@ point (or a Hopf point and a neutral saddle) in one step, where the test functio
 (seen here for both codes at ds_max = 0.05: the (3, 9) Hopf point at bh[0] = -1.37108 is 0.0017 from a
 fold), and AUTO's secant location mislocated the sharp second fold of (2, 1) by 9e-3 at ds_max = 0.05.
 
-AUTO is driven through ``benchmarks/_auto.py``: the Python field is transpiled to a Fortran FUNC file with
+AUTO is driven through ``gru_jax/_auto07p/equilibria.py``: the Python field is transpiled to a Fortran FUNC file with
 the exact Jacobian (``transpile=True``), compiled with gfortran and run as a standalone AUTO-07p
 executable (no ``os.fork`` of this multithreaded process). The fast tier compares gru_jax with AUTO-07p's points
 stored in ``tests/data/auto07p.json``; the slow tier runs AUTO-07p again (bifpy: ``pip install -e '.[auto]'``) and
 checks that it still gives the stored points.
 """
-
-import os
-import sys
 
 import equinox as eqx
 import jax
@@ -30,9 +27,7 @@ import pytest
 
 import gru_jax as gj
 from conftest import require_auto
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-import _auto  # noqa: E402
+from gru_jax._auto07p import equilibria as _auto
 
 P_MIN, P_MAX, DS, DS_MAX = -4.0, 4.0, 1e-3, 5e-3
 TOL = {"LP": 1e-8, "HB": 2e-10, "BP": 1e-8}   # max |difference| in (p, h) to AUTO-07p (see the docstring)
@@ -66,7 +61,7 @@ def case(request):
         assert np.all(np.asarray(getattr(params, name)) != 0)
     h0 = _auto.equilibrium(params)             # scipy on the same field: no extra JAX compile
     np.testing.assert_allclose(np.asarray(params.vector_field(jax.numpy.asarray(h0))), 0.0, atol=1e-12)
-    ours = gj.continue_equilibria(params, gj.Param("bh", 0), h0, f=FIELD, p_min=P_MIN, p_max=P_MAX, ds=DS,
+    ours = gj.continue_equilibria(params, gj.Param("bh", 0), h0, f=FIELD, window=(P_MIN, P_MAX), ds=DS,
                                   ds_max=DS_MAX, max_points=3000, max_special=16)
     return (d, seed), params, h0, ours
 

@@ -21,8 +21,6 @@ The AUTO-07p values that gru_jax's fast tests compare with are checked here agai
 """
 
 import math
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -30,13 +28,11 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, fsolve
 
 from conftest import require_auto
+from gru_jax._auto07p import cycles as ac
+from gru_jax._auto07p import equilibria as _auto
 
 require_auto()
 pytestmark = pytest.mark.slow
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-import _auto  # noqa: E402
-import _auto_cycles as ac  # noqa: E402
 
 W_SL, W_BAUTIN = 1.3, 2.0
 ROT_P = [0.8, 0.5, 0.2]

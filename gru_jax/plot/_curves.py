@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .continuation._codim2 import Curve
-from .continuation._status import Codim2Kind
-from .homoclinic._curve import HomoclinicCurve
+from ..continuation._codim2 import Curve
+from ..core._status import Codim2Kind
+from ..homoclinic._curve import HomoclinicCurve
 from ._mpl import plt
 
 #: curve kind -> (colour, linestyle)

@@ -15,8 +15,8 @@ FAMILY_MARKERS = {"LPC": ("o", "#111111"), "PD": ("s", "#2ca02c"), "NS": ("D", "
 def draw_cycles(ax, params, cycles, f=None, n: int = 400) -> None:
     """Draw limit cycles on a phase portrait: a ``LimitCycles`` (one problem), a ``PeriodicOrbit`` (one or a
     batch (K,)), or sampled orbits (K, n, 2). Stable cycles solid, unstable dashed, as in the field's figures."""
-    from .periodic._detect import LimitCycles
-    from .periodic._shooting import OrbitStatus, PeriodicOrbit
+    from ..periodic._detect import LimitCycles
+    from ..periodic._shooting import OrbitStatus, PeriodicOrbit
 
     if isinstance(cycles, LimitCycles):
         cycles = cycles.trim().cycles

@@ -1,4 +1,5 @@
-"""matplotlib with a headless backend when there is no display (imported by the plot modules only)."""
+"""matplotlib with a headless backend when there is no display (imported by the modules of ``gru_jax.plot``,
+and lazily by the plot methods of sweep results)."""
 
 import os
 import sys

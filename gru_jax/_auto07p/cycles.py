@@ -1,9 +1,10 @@
 """AUTO-07p (through bifpy) on limit cycles: reference families of periodic orbits from a Hopf point.
 
-Shared by ``tests/test_auto_cycles.py`` (AUTO against closed forms and scipy ``solve_ivp``) and benchmarks.
-Driven like ``_auto.py``: a Python ``func(u, par)`` (``par[0]`` is the continuation parameter) is traced once
-with sympy, printed as a Fortran ``FUNC`` with its exact Jacobian (``AUTO_JACOBIAN``, ``JAC=1``), compiled
-with ``gfortran`` and run as a standalone AUTO-07p executable.
+Shared by ``tests/test_auto_cycles.py`` (AUTO against closed forms and scipy ``solve_ivp``) and
+``benchmarks/cycles.py``. Driven like ``equilibria.py``: a Python ``func(u, par)`` (``par[0]`` is the
+continuation parameter) is traced once with sympy, printed as a Fortran ``FUNC`` with its exact Jacobian
+(``AUTO_JACOBIAN``, ``JAC=1``), compiled with ``gfortran`` and run as a standalone AUTO-07p executable.
+bifpy and scipy are imported inside the functions that use them: importing this module needs numpy only.
 
 Two runs make a family:
 
@@ -36,7 +37,7 @@ import time
 
 import numpy as np
 
-from _auto import gru_arrays, make_func
+from .equilibria import gru_arrays, make_func
 
 PERIOD = 11                         # AUTO's PAR(11)
 _KIND = {"FOLD": "LP", "PERIOD_DOUBLING": "PD", "TORUS": "TR", "BRANCH_POINT": "BP",
@@ -329,7 +330,7 @@ def auto_homoclinic_estimate(func, n_dim, h0, p0, *, period_max=1e3, n_fit=12, *
 
 
 def available() -> bool:
-    from _auto import available as ok
+    from .equilibria import available as ok
     return ok()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .continuation._status import SpecialKind
+from ..core._status import SpecialKind
 from ._mpl import plt
 
 #: marker style per special-point type: (marker, face colour, edge colour, legend label)

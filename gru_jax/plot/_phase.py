@@ -7,10 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._linalg import Kind
+from .._linalg import Kind
 from ._mpl import plt
-from ._plot_cycles import draw_cycles, draw_manifolds
-from .models._field import VectorField, batch_shape, resolve_field, validate_params
+from ._cycles import draw_cycles, draw_manifolds
+from ..models._field import VectorField, batch_shape, resolve_field, validate_params
 
 #: ``Kind`` code -> (colour, marker, filled); ``-1`` is an unclassified point.
 KIND_STYLE = {

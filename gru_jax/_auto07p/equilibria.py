@@ -1,6 +1,7 @@
 """AUTO-07p (through bifpy) on a CT-GRU: write the problem, run it, read folds and Hopf points back.
 
 Shared by ``tests/test_auto.py`` (agreement of special points) and ``benchmarks/continuation.py`` (timing).
+bifpy and scipy are imported inside the functions that use them: importing this module needs numpy only.
 
 bifpy 0.3.0 (PyPI, an sdist that compiles the vendored AUTO-07p Fortran engine with ``gfortran``) drives AUTO
 in two ways; both are used here:

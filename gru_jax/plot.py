@@ -1,9 +1,0 @@
-"""Plots with matplotlib (loaded only by ``import gru_jax.plot``): phase portraits of 2-D systems, one-parameter
-bifurcation diagrams, two-parameter diagrams of fold and Hopf curves, families of cycles (period or amplitude
-against the parameter). Every function returns its Axes."""
-
-from ._plot_curves import two_parameter_diagram as two_parameter_diagram
-from ._plot_cycles import cycle_family as cycle_family
-from ._plot_diagram import bifurcation_diagram as bifurcation_diagram
-from ._plot_phase import KIND_STYLE as KIND_STYLE, NULLCLINE_COLOURS as NULLCLINE_COLOURS
-from ._plot_phase import phase_portrait as phase_portrait
