@@ -17,13 +17,12 @@ import jax
 import jax.numpy as jnp
 
 from .._linalg import solve
-from ._corrector import correct, value_and_jac
+from ..core._newton import bracket as bracket_on_curve, implicit_step, newton, value_and_jac
+from ..core._status import LocateStatus, SpecialKind
+from ..core._step import tangent
 from ._lyapunov import hopf_point
 from ._palc import Problem, Settings
-from ._status import LocateStatus, SpecialKind
-from ._testfns import bialternate, evaluate_tests, tangent
-
-MAX_BRACKET = 60        # Illinois iterations
+from ._testfns import bialternate, evaluate_tests
 
 
 def bracket(F, kind, u_a, u_b, g_a, g_b, settings: Settings):
@@ -38,43 +37,8 @@ def bracket(F, kind, u_a, u_b, g_a, g_b, settings: Settings):
 
 
 def bracket_on(F, test, u_a, u_b, g_a, g_b, settings):
-    """Illinois iterations on a scalar ``test(v, chord) -> (value, ok)`` along the chord ``u_a → u_b`` of the
-    zero set of ``F`` (n+1,) -> (n,), from the test values ``g_a``, ``g_b`` at the ends; each trial point is
-    corrected onto the zero set on the hyperplane orthogonal to the chord (``settings.tol``,
-    ``settings.max_newton``). Returns ``(u, LocateStatus code)``."""
-    chord = u_b - u_a
-    length = jnp.linalg.norm(chord)
-
-    def probe(s):
-        v, converged, _, _ = correct(F, u_a + s * chord, chord / length, length, settings.tol, settings.max_newton)
-        g, ok = test(v, chord)
-        return v, g, converged & ok
-
-    def cond(c):
-        s_lo, g_lo, _, s_hi, g_hi, _, _, ok, k = c
-        return ok & ((s_hi - s_lo) * length > settings.tol) & (g_lo != 0) & (g_hi != 0) & (k < MAX_BRACKET)
-
-    def body(c):
-        s_lo, g_lo, v_lo, s_hi, g_hi, v_hi, side, ok, k = c
-        s = s_hi - g_hi * (s_hi - s_lo) / (g_hi - g_lo)
-        s = jnp.where((s > s_lo) & (s < s_hi), s, 0.5 * (s_lo + s_hi))
-        v, g, ok_s = probe(s)
-        low = jnp.sign(g) == jnp.sign(g_lo)
-        g_hi = jnp.where(low & (side == -1), 0.5 * g_hi, g_hi)     # Illinois: halve an end kept twice
-        g_lo = jnp.where(~low & (side == 1), 0.5 * g_lo, g_lo)
-        s_lo, g_lo, v_lo = (jnp.where(low, a, b) for a, b in ((s, s_lo), (g, g_lo), (v, v_lo)))
-        s_hi, g_hi, v_hi = (jnp.where(low, b, a) for a, b in ((s, s_hi), (g, g_hi), (v, v_hi)))
-        return s_lo, g_lo, v_lo, s_hi, g_hi, v_hi, jnp.where(low, -1, 1), ok & ok_s, k + 1
-
-    signs_ok = jnp.sign(g_a) * jnp.sign(g_b) <= 0
-    start = (jnp.zeros_like(length), g_a, u_a, jnp.ones_like(length), g_b, u_b, 0, signs_ok, 0)
-    s_lo, g_lo, v_lo, s_hi, g_hi, v_hi, _, ok, _ = jax.lax.while_loop(cond, body, start)
-    u = jnp.where(jnp.abs(g_lo) <= jnp.abs(g_hi), v_lo, v_hi)
-    done = ((s_hi - s_lo) * length <= settings.tol) | (g_lo == 0) | (g_hi == 0)
-    status = jnp.select([~signs_ok, ~ok | ~jnp.all(jnp.isfinite(u)), ~done],
-                        [LocateStatus.NO_SIGN_CHANGE, LocateStatus.NONFINITE, LocateStatus.MAX_STEPS],
-                        LocateStatus.CONVERGED)
-    return u, status
+    """``core.bracket`` with the corrector's ``settings.tol`` and ``settings.max_newton``."""
+    return bracket_on_curve(F, test, u_a, u_b, g_a, g_b, settings.tol, settings.max_newton)
 
 
 def singularity_matrix(F, u, hopf) -> jax.Array:
@@ -110,31 +74,11 @@ def refine(F, hopf, u0, settings: Settings):
     left, _, right = jnp.linalg.svd(singularity_matrix(F, u0, hopf))
     border = (left[:, -1], right[-1])
     G = augmented(F, hopf, border)
-
-    def cond(c):
-        u, _, size, finite, k = c
-        return finite & (size > settings.tol) & (k < 2 * settings.max_newton)
-
-    def body(c):
-        u, _, _, _, k = c
-        jac = jax.jacfwd(G)(u)
-        du = -solve(jac, G(u))
-        finite = jnp.all(jnp.isfinite(du))
-        return jnp.where(finite, u + du, u), jac, jnp.max(jnp.abs(du)), finite, k + 1
-
-    d1 = u0.shape[0]
-    start = (u0, jnp.eye(d1, dtype=u0.dtype), jnp.asarray(jnp.inf, u0.dtype), jnp.asarray(True), 0)
-    u, jac, size, finite, _ = jax.lax.while_loop(cond, body, start)
-    status = jnp.where(~finite, LocateStatus.NONFINITE,
-                       jnp.where(size <= settings.tol, LocateStatus.CONVERGED, LocateStatus.MAX_STEPS))
-    return u, status, border, jac
-
-
-def polish(G, u, jac):
-    """One Newton step at the root ``u`` of ``G`` (Jacobian ``jac``, held constant) whose derivative in the
-    params is the implicit-function one: ``-jac⁻¹ ∂G/∂params``."""
-    du = solve(jax.lax.stop_gradient(jac), G(jax.lax.stop_gradient(u)))
-    return jax.lax.stop_gradient(u) - jnp.where(jnp.all(jnp.isfinite(du)), du, 0.0)
+    system = lambda u: (*value_and_jac(G, u), jnp.asarray(True))
+    res = newton(system, u0, settings.tol, 2 * settings.max_newton)
+    status = jnp.where(~res.finite, LocateStatus.NONFINITE,
+                       jnp.where(res.converged, LocateStatus.CONVERGED, LocateStatus.MAX_STEPS))
+    return res.v, status, border, res.jac
 
 
 def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> dict:
@@ -153,7 +97,7 @@ def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> di
     near = (s > -0.5) & (s < 1.5) & (off <= jnp.linalg.norm(chord))
     st_r = jnp.where((st_r == LocateStatus.CONVERGED) & ~near, LocateStatus.OUTSIDE_BRACKET, st_r)
     good = (st_r == LocateStatus.CONVERGED) & jnp.all(jnp.isfinite(u_r))
-    polished = polish(augmented(problem.F, hopf, border), jnp.where(good, u_r, u_a),
+    polished = implicit_step(augmented(problem.F, hopf, border), jnp.where(good, u_r, u_a),
                       jnp.where(good, jac_r, jnp.eye(d + 1, dtype=jac_r.dtype)))
     is_bp = kind == SpecialKind.BRANCH_POINT
     u = jnp.where(is_bp, u_bracket, jnp.where(good, polished, u_r))

@@ -3,21 +3,23 @@ system, differentiable in the params by the implicit function theorem."""
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 
 from .._validate import check_finite
 from ..models._field import VectorField
-from ._continuation import _setup, _top_level_or_nested
-from ._locate import augmented, polish, refine
+from .._validate import renamed
+from ._continuation import _setup, _top_level_or_nested, start_point
+from ..core._newton import implicit_step
+from ._locate import augmented, refine
 from ._lyapunov import hopf_point
 from ._palc import Problem, Settings
-from ._param import Param
-from ._status import LocateStatus, SpecialKind
+from ._param import Param, as_param
+from ..core._result import Result
+from ..core._status import LocateStatus, SpecialKind
 
 
-class SpecialPoint(eqx.Module):
+class SpecialPoint(Result):
     """One located special point: ``kind`` () ``SpecialKind`` code (a Hopf-test zero with a real critical pair
     is a ``NEUTRAL_SADDLE``); ``p`` () the parameter (also ``.param``); ``h`` (d,); ``located`` ()
     ``LocateStatus`` code; ``residual`` () ``max|f|``; ``omega`` (), ``l1`` () the Hopf frequency and first
@@ -31,14 +33,14 @@ class SpecialPoint(eqx.Module):
     omega: jax.Array
     l1: jax.Array
 
+    _batch_field = "p"
+
     @property
     def param(self) -> jax.Array:
         """The located parameter value (the same as ``p``)."""
         return self.p
 
-    def __repr__(self) -> str:
-        if jnp.ndim(self.p):
-            return f"SpecialPoint(batch {jnp.shape(self.p)})"
+    def _repr_one(self) -> str:
         hs = " ".join(f"{v:+.8f}" for v in self.h.tolist())
         extra = (f" omega={float(self.omega):.8g} l1={float(self.l1):+.6g}"
                  if int(self.kind) == SpecialKind.HOPF else "")
@@ -51,7 +53,7 @@ def _locate(problem: Problem, settings: Settings, u0: jax.Array, hopf: bool) -> 
     u, status, border, jac = refine(frozen.F, hopf, jax.lax.stop_gradient(u0), settings)
     good = (status == LocateStatus.CONVERGED) & jnp.all(jnp.isfinite(u))
     safe_u, safe_jac = jnp.where(good, u, u0), jnp.where(good, jac, jnp.eye(u.shape[0], dtype=u.dtype))
-    u = jnp.where(good, polish(augmented(problem.F, hopf, border), safe_u, safe_jac), u)
+    u = jnp.where(good, implicit_step(augmented(problem.F, hopf, border), safe_u, safe_jac), u)
     h, p = u[:-1], u[-1]
     g = lambda y: problem.f(y, problem.at(p))
     kind = jnp.asarray(SpecialKind.HOPF if hopf else SpecialKind.FOLD, jnp.int32)
@@ -66,14 +68,9 @@ def _locate(problem: Problem, settings: Settings, u0: jax.Array, hopf: bool) -> 
 _compiled = _top_level_or_nested(_locate)
 
 
-def _locate_public(params, param, guess, f, tol, max_newton, hopf: bool) -> SpecialPoint:
-    h, p = (guess.h, guess.p) if hasattr(guess, "h") and hasattr(guess, "p") else guess
-    if jnp.ndim(p) != 0:
-        raise ValueError(f"guess: expected (h, p) with a scalar p, got p of shape {jnp.shape(p)}.")
-    check_finite("guess p", p)
-    if not isinstance(param, Param):
-        raise ValueError(f"param: expected a Param, e.g. Param('bh', 0), got {type(param).__name__}.")
-    params = param.validate(params).set(params, p)
+def _locate_public(params, param, start, f, tol, max_newton, hopf: bool) -> SpecialPoint:
+    params, h = start_point(start, params, as_param(param), pair=True)
+    p = jax.lax.stop_gradient(param.validate(params).get(params))     # a guess: no derivative flows from it
     problem, h0, settings = _setup(params, param, h, f, "palc", 2, 1, direction=1, ds=0.01, ds_min=1e-6,
                                    ds_max=0.1, p_min=-jnp.inf, p_max=jnp.inf, tol=tol, max_newton=max_newton,
                                    grow=1.5, hyperbolic_tol=1e-8)
@@ -83,19 +80,23 @@ def _locate_public(params, param, guess, f, tol, max_newton, hopf: bool) -> Spec
     return _compiled(problem, settings, u0, hopf)
 
 
-def locate_fold(params, param: Param, guess, *, f: VectorField | None = None, tol=1e-10,
+@renamed(guess="start")
+def locate_fold(params, param: Param, start, *, f: VectorField | None = None, tol=1e-10,
                 max_newton=10) -> SpecialPoint:
     """The fold (saddle-node) of the equilibria of ``dh/dt = f(h, params)`` in ``param`` nearest the guess
-    ``(h, p)`` ((d,), ()), or an object with ``.h`` and ``.p`` such as a slot of ``SpecialPoints``: Newton on
+    ``start``: a state ``h0`` (d,) at the parameter value in ``params``, or a located point with ``.h`` and ``.p``
+    (a ``SpecialPoint``; ``(h, p)`` is the deprecated form). Newton (``tol``, at most ``max_newton`` steps) on
     ``(f, g) = 0``, ``g`` the bordered singularity test of ``f_h``. ``jax.grad`` of ``.p`` or ``.h`` w.r.t. the
     params is the implicit-function derivative; ``.located`` says whether Newton converged (never raises from
     traced code)."""
-    return _locate_public(params, param, guess, f, tol, max_newton, hopf=False)
+    return _locate_public(params, param, start, f, tol, max_newton, hopf=False)
 
 
-def locate_hopf(params, param: Param, guess, *, f: VectorField | None = None, tol=1e-10,
+@renamed(guess="start")
+def locate_hopf(params, param: Param, start, *, f: VectorField | None = None, tol=1e-10,
                 max_newton=10) -> SpecialPoint:
-    """The Hopf point nearest the guess ``(h, p)``, as ``locate_fold`` with ``g`` the bordered test of the
-    bialternate product ``2 f_h ⊙ I``; with the frequency ``omega`` and first Lyapunov coefficient ``l1``
-    (``< 0``: supercritical), all differentiable. A neutral saddle found instead is reported as such."""
-    return _locate_public(params, param, guess, f, tol, max_newton, hopf=True)
+    """The Hopf point nearest the guess ``start`` (as for ``locate_fold``), as ``locate_fold`` with ``g`` the
+    bordered test of the bialternate product ``2 f_h ⊙ I``; with the frequency ``omega`` and first Lyapunov
+    coefficient ``l1`` (``< 0``: supercritical), all differentiable. A neutral saddle found instead is reported
+    as such."""
+    return _locate_public(params, param, start, f, tol, max_newton, hopf=True)

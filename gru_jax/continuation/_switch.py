@@ -17,13 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._branch import Branch, join
-from ._continuation import _setup, _top_level_or_nested
-from ._corrector import correct, value_and_jac
+from .._validate import renamed
+from ._continuation import WINDOW_ALIAS, _setup, _top_level_or_nested, window_numbers
+from ..core._newton import newton, system_of, value_and_jac
 from ._lyapunov import derivative
 from ._palc import Problem, Settings, init
-from ._param import Param
+from ._param import Param, as_param
 from ._run import run
-from ._status import BranchStatus, SpecialKind
+from ..core._status import BranchStatus, SpecialKind
 
 FLIP = jnp.array([-1.0, -1.0, 1.0])     # the fold and branch-point tests change sign with the tangent, Hopf's not
 LANES = 16      # one-way branches traced together by one compiled program (``switch_branch`` uses two)
@@ -73,8 +74,10 @@ def first_point(F, settings: Settings, u0, t_old, eps, switching):
     e_p = jnp.zeros_like(u0).at[-1].set(1.0)
     t2, phi1 = branching_directions(F, u0, t_old)
     row = jnp.where(switching, t2, e_p)
-    v, converged, _, _ = correct(F, u0 + jnp.where(switching, eps, 0.0) * row, row,
-                                 jnp.where(switching, eps, jnp.inf), settings.tol, settings.max_newton)
+    target = u0 + jnp.where(switching, eps, 0.0) * row
+    res = newton(system_of(F), target, settings.tol, settings.max_newton, border=(row, target),
+                 cap=jnp.where(switching, eps, jnp.inf))
+    v, converged = res.v, res.converged
     w = v - u0
     off = jnp.linalg.norm(w - jnp.dot(w, phi1) * phi1)                  # distance from the old branch's line
     sine = jnp.sqrt(jnp.maximum(0.0, 1.0 - jnp.dot(t2, phi1) ** 2))
@@ -145,21 +148,22 @@ def old_direction(branch: Branch, slot: int) -> np.ndarray:
     return chord / np.linalg.norm(chord)
 
 
+@renamed(WINDOW_ALIAS)
 def switch_branch(params, param, branch: Branch, slot: int, *, f=None, eps=1e-3, method: str = "palc",
-                  ds=0.01, ds_min=1e-6, ds_max=0.1, p_min=-np.inf, p_max=np.inf, tol=1e-10, max_newton=10,
+                  ds=0.01, ds_min=1e-6, ds_max=0.1, window=None, tol=1e-10, max_newton=10,
                   grow=1.5, hyperbolic_tol=1e-8, max_points: int = 200, max_special: int = 8,
                   lanes: int = LANES) -> Branch:
     """Continue the other branch through the branch point in slot ``slot`` of ``branch.special`` (a single
-    ``Branch`` from ``continuation``, ``continuation_both`` or a diagram), both ways from ``eps`` along it.
+    ``Branch`` from ``continue_equilibria``, ``continue_equilibria_both`` or a diagram), both ways from ``eps``
+    along it.
 
-    The options are those of ``continuation_both``; the result has ``2 max_points - 1`` rows and runs through
+    The options are those of ``continue_equilibria_both`` (``window=(lo, hi)`` the parameter window); the result has ``2 max_points - 1`` rows and runs through
     the branch point. A failed switch (the corrector did not converge, or converged back onto the old branch)
     is data: an empty branch (``count`` 0) with ``status`` ``START_FAILED`` at both ends. It runs in the
     program that ``bifurcation_diagram`` compiles (``lanes`` one-way lanes, two used), so the two share one
     compile; the pure core is ``trace`` (jit/vmap it; ``join`` its two ways).
     Raises ``ValueError`` for bad input (e.g. a slot that is not a branch point) before compiling."""
-    if not isinstance(param, Param):
-        raise ValueError(f"param: expected a Param, e.g. Param('bh', 0), got {type(param).__name__}.")
+    as_param(param)
     if np.ndim(branch.count):
         raise ValueError(f"branch: holds a batch {np.shape(branch.count)}; pass one branch.")
     count = int(branch.special.count)
@@ -173,9 +177,11 @@ def switch_branch(params, param, branch: Branch, slot: int, *, f=None, eps=1e-3,
     check_lanes(lanes)
     if not (isinstance(eps, (int, float, np.floating)) and np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps: expected a finite float > 0, got {eps!r}.")
+    bounds = window_numbers(window)
+    p_min, p_max = (float(bounds[k]) for k in ("p_min", "p_max"))
     problem, _, settings = _setup(param.set(params, min(max(p_bp, p_min), p_max)), param, h_bp, f, method,
                                   max_points, max_special, direction=1, ds=ds, ds_min=ds_min, ds_max=ds_max,
-                                  p_min=p_min, p_max=p_max, tol=tol, max_newton=max_newton, grow=grow,
+                                  **bounds, tol=tol, max_newton=max_newton, grow=grow,
                                   hyperbolic_tol=hyperbolic_tol)
     u_bp = np.append(h_bp, p_bp)[None]
     branches, _, _ = run_lanes(problem, settings, u_bp, old_direction(branch, slot)[None], eps, np.array([True]),

@@ -9,18 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._linalg import slogdet, solve
-
-def bordered(jac: jax.Array, row: jax.Array) -> jax.Array:
-    """The square (d+1, d+1) matrix ``[[f_h, f_p], [row]]``."""
-    return jnp.concatenate([jac, row[None, :]], axis=0)
-
-
-def tangent(jac: jax.Array, ref: jax.Array) -> jax.Array:
-    """Unit kernel vector (d+1,) of ``jac`` oriented so that ``t·ref > 0`` (NaN if the bordered matrix is singular)."""
-    e = jnp.zeros(jac.shape[1], jac.dtype).at[-1].set(1.0)
-    t = solve(bordered(jac, ref), e)
-    return t / jnp.linalg.norm(t)
+from .._linalg import slogdet
+from ..core._newton import bordered
 
 
 def pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,9 +49,3 @@ def evaluate_tests(jac: jax.Array, t: jax.Array, hopf: bool = True) -> jax.Array
     d = jac.shape[0]
     hopf_value = hopf_test(jac[:, :d]) if hopf else jnp.ones((), jac.dtype)
     return jnp.stack([t[-1], scaled_det(bordered(jac, t)), hopf_value])
-
-
-def crossed(before: jax.Array, after: jax.Array) -> jax.Array:
-    """Which test functions changed sign from ``before`` to ``after`` (3,) bool (a new exact zero counts)."""
-    sa, sb = jnp.sign(after), jnp.sign(before)
-    return (sa * sb < 0) | ((sa == 0) & (sb != 0))

@@ -98,3 +98,49 @@ _LOCATED = {
     LocateStatus.NO_SIGN_CHANGE: "the test function did not change sign between the bracketing points",
     LocateStatus.OUTSIDE_BRACKET: "the augmented Newton solve converged away from the bracketing segment",
 }
+
+
+class CycleStatus(enum.IntEnum):
+    """How a family of cycles ends (``CycleBranch.status``); ``.label`` is short, ``.message`` says it in words."""
+
+    RUNNING = BranchStatus.RUNNING                # the codes the two share are the same
+    MAX_POINTS = BranchStatus.MAX_POINTS
+    LEFT_WINDOW = BranchStatus.LEFT_WINDOW
+    STEP_TOO_SMALL = BranchStatus.STEP_TOO_SMALL
+    NONFINITE = BranchStatus.NONFINITE
+    START_FAILED = BranchStatus.START_FAILED
+    HOPF = 8
+    HOMOCLINIC = 9
+    HOMOCLINIC_FOCUS = 10
+    SNIC = 11
+    PERIOD_MAX = 12
+
+    @property
+    def label(self) -> str:
+        return _END[self][0]
+
+    @property
+    def message(self) -> str:
+        return _END[self][1]
+
+
+_END = {
+    CycleStatus.RUNNING: ("running", "still running"),
+    CycleStatus.MAX_POINTS: ("max points", "reached max_points (increase max_points or ds_max to go further)"),
+    CycleStatus.LEFT_WINDOW: ("left window", "reached the edge of the parameter window (the last row lies on it)"),
+    CycleStatus.STEP_TOO_SMALL: ("step too small", "the corrector failed for every step size down to ds_min"),
+    CycleStatus.NONFINITE: ("non-finite", "the flow or its Jacobian became non-finite for every step down to ds_min"),
+    CycleStatus.START_FAILED: ("start failed", "the first cycle did not converge (check the Hopf point or the "
+                                               "orbit guess, or change ds, the first amplitude)"),
+    CycleStatus.HOPF: ("Hopf", "the cycle shrank onto an equilibrium (amplitude below amp_min, or it passed "
+                               "through zero): a Hopf point"),
+    CycleStatus.HOMOCLINIC: ("homoclinic (saddle-loop)", "the period exceeded period_max with the orbit at a "
+                                                         "hyperbolic saddle with real leading eigenvalues: a "
+                                                         "saddle-loop homoclinic orbit"),
+    CycleStatus.HOMOCLINIC_FOCUS: ("homoclinic (saddle-focus)", "the period exceeded period_max with the orbit at "
+                                                                "a hyperbolic saddle-focus: a Shilnikov-type "
+                                                                "homoclinic orbit"),
+    CycleStatus.SNIC: ("SNIC", "the period exceeded period_max at a slow bottleneck with no hyperbolic equilibrium "
+                               "(a saddle-node or its ghost): a saddle-node on an invariant circle"),
+    CycleStatus.PERIOD_MAX: ("period max", "the period exceeded period_max and the cause could not be classified"),
+}

@@ -1,8 +1,8 @@
 """``continue_cycles``: a family of periodic orbits in one parameter, from a Hopf point or from a given cycle.
 
-One jitted program per field, parameter and buffer sizes: the first cycle, a ``while_loop`` over ``step``
-filling fixed-size NaN-padded rows and recording sign changes of the cycle test functions, then the location
-of every recorded event and the classification of the family's end. Pure and vmappable over params.
+One jitted program per field, parameter and buffer sizes: the first cycle, the core driver (fixed-size
+NaN-padded rows, recorded sign changes of the cycle test functions), then the location of every recorded event
+and the classification of the family's end. Pure and vmappable over params.
 """
 
 from __future__ import annotations
@@ -11,80 +11,46 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import check_finite, is_concrete
+from .._validate import check_finite, check_window, deprecated, is_concrete, renamed
 from ..continuation._continuation import _top_level_or_nested, check_field, check_sizes, one_problem
-from ..continuation._param import Param
+from ..continuation._param import Param, as_param
 from ..models._field import VectorField
 from ._cycle_branch import CycleBranch, CyclePoints, CycleStatus
-from ._cycle_events import crossed, empty, locate, n_unstable, tests
-from ._cycle_palc import (CycleProblem, CycleSettings, CycleState, amplitude, start_from_hopf, start_from_orbit,
-                          step)
+from ..core._driver import locate_slots, run as drive
+from ..core._step import State
+from ._cycle_events import empty, locate
+from ._cycle_palc import (TP_FLOOR, CycleProblem, CycleSettings, amplitude, n_unstable, start_from_hopf,
+                          start_from_orbit)
 from ._family_end import hopf_end, infinite_period, no_end
 from ._flow import FlowOptions
 
-TP_FLOOR = 10.0    # times tol: tangent p-components below this are noise (a fold of cycles is not recorded there)
 
-
-def run(problem: CycleProblem, state: CycleState, s: CycleSettings, max_points: int, max_special: int) -> CycleBranch:
-    """Iterate ``step`` from a first cycle until the family ends or ``max_points`` rows are filled; locate the
-    recorded events (at most ``max_special``) and classify the end. Pure: jit and vmap freely."""
+def run(problem: CycleProblem, state: State, s: CycleSettings, max_points: int, max_special: int) -> CycleBranch:
+    """Drive the family from a first cycle until it ends or ``max_points`` rows are filled; locate the recorded
+    events (at most ``max_special``) and classify the end. Pure: jit and vmap freely."""
     n_rows, n, d, dtype = max_points, state.u.shape[0], problem.d, state.u.dtype
-    rows = dict(u=jnp.full((n_rows, n), jnp.nan, dtype), t=jnp.full((n_rows, n), jnp.nan, dtype),
-                ds=jnp.full(n_rows, jnp.nan, dtype), residual=jnp.full(n_rows, jnp.nan, dtype),
-                newton=jnp.full(n_rows, -1, jnp.int32), tests=jnp.full((n_rows, 3), jnp.nan, dtype),
-                mu=jnp.full((n_rows, d), jnp.nan + 0j, jnp.result_type(dtype, 1j)))
-
-    def write(rows, st: CycleState, g, i):
-        new = dict(u=st.u, t=st.t, ds=st.last_ds, residual=st.residual, newton=st.newton, tests=g, mu=st.multipliers)
-        return {k: rows[k].at[i].set(jnp.where(st.accepted, new[k], rows[k][i])) for k in rows}
-
     floor = TP_FLOOR * s.tol
-    g0 = tests(state.t, state.multipliers)
-    rows = write(rows, state, g0, 0)
-    events = (jnp.full(max_special, -1, jnp.int32), jnp.full(max_special, -1, jnp.int32), jnp.asarray(0, jnp.int32))
-
-    def cond(carry):
-        st, _, _, _, i = carry
-        return (st.status == CycleStatus.RUNNING) & (i < n_rows)
-
-    def body(carry):
-        st, g_old, rows, (kind, at, detected), i = carry
-        st = step(problem, st, s)
-        g = tests(st.t, st.multipliers)
-        rows = write(rows, st, g, i)
-        resolved = jnp.minimum(jnp.abs(g_old[0]), jnp.abs(g[0])) > floor     # t_p above the corrector's noise
-        hits = st.accepted & crossed(g_old, g) & jnp.stack([resolved, True, True])
-        for k in range(3):
-            slot = jnp.where(hits[k] & (detected < max_special), detected, max_special)
-            kind, at = kind.at[slot].set(k, mode="drop"), at.at[slot].set(i - 1, mode="drop")
-            detected = detected + hits[k]
-        return st, jnp.where(st.accepted, g, g_old), rows, (kind, at, detected), i + st.accepted
-
-    start = (state, g0, rows, events, state.accepted.astype(jnp.int32))
-    final, _, rows, (kind, at, detected), count = jax.lax.while_loop(cond, body, start)
-    status = jnp.where(final.status == CycleStatus.RUNNING, CycleStatus.MAX_POINTS, final.status)
+    result = drive(problem, state, s, max_points, max_special)
+    rows, count = result.rows, result.count
+    status = jnp.where(result.final.status == CycleStatus.RUNNING, CycleStatus.MAX_POINTS, result.final.status)
 
     used = jnp.arange(n_rows) < count
     X = rows["u"][:, : n - 2].reshape(n_rows, problem.n_segments, d)
     amp = jnp.where(used, jax.vmap(amplitude)(X), jnp.nan)
     n_unst = jnp.where(used, jax.vmap(lambda m: n_unstable(m, s.floquet_tol))(rows["mu"]), -1)
 
-    # locate the recorded events (lax.cond skips unused slots unless vmapped)
-    valid = jnp.arange(max_special) < jnp.minimum(detected, max_special)
-    i0 = jnp.clip(jnp.where(valid, at, 0), 0, n_rows - 2)
-
-    def locate_slot(args):
-        ok, k, i = args
+    # locate the recorded events
+    def locate_event(ok, k, i):
         u_a = rows["u"][i]
         u_b = jnp.where(ok, rows["u"][i + 1], u_a + 1e-3 * rows["t"][i])
         g_a, g_b = rows["tests"][i, k], rows["tests"][i + 1, k]
-        return jax.lax.cond(ok, lambda: locate(problem, s, k, u_a, u_b, g_a, g_b), lambda: empty(n, d, dtype))
+        return locate(problem, s, k, u_a, u_b, rows["mu"][i], rows["mu"][i + 1], g_a, g_b)
 
-    found = jax.lax.map(locate_slot, (valid, jnp.where(valid, kind, 0), i0))
+    valid, found, i0 = locate_slots(result, n_rows, locate_event, empty(n, d, dtype))
     chord = rows["u"][i0 + 1] - rows["u"][i0]
     frac = jnp.sum((found["u"] - rows["u"][i0]) * chord, axis=1) / jnp.sum(chord * chord, axis=1)
     order = jnp.argsort(jnp.where(valid, i0 + jnp.clip(jnp.nan_to_num(frac), 0.0, 1.0), jnp.inf))
-    found, i0 = jax.tree_util.tree_map(lambda x: x[order], found), i0[order]
+    found, i0, valid = jax.tree_util.tree_map(lambda x: x[order], found), i0[order], valid[order]
     mask = lambda x, fill: jnp.where(valid.reshape(valid.shape + (1,) * (x.ndim - 1)), x, fill)
     u_found = mask(found["u"], jnp.nan)
     special = CyclePoints(kind=mask(found["kind"], -1), p=u_found[:, -1], period=u_found[:, -2],
@@ -92,7 +58,7 @@ def run(problem: CycleProblem, state: CycleState, s: CycleSettings, max_points: 
                           multipliers=mask(found["multipliers"], jnp.nan),
                           interval=mask(jnp.stack([i0, i0 + 1], 1), -1),
                           located=mask(found["located"], -1), count=jnp.sum(valid).astype(jnp.int32),
-                          n_detected=detected)
+                          n_detected=result.detected)
 
     # why the family ended
     infinite = (status == CycleStatus.PERIOD_MAX) & (count >= 1)
@@ -132,69 +98,57 @@ def _scalar(name, value, positive=False, allow_inf=False):
 
 
 def _window(window, p0):
-    """``(p_min, p_max)`` from a pair or a half-width around the start value."""
-    if window is None:
-        return jnp.asarray(-jnp.inf), jnp.asarray(jnp.inf)
-    if np.ndim(window) == 0:
+    """``(lo, hi)`` from ``window = (lo, hi)`` (``None``: unbounded); a half-width around the start value is the
+    deprecated form."""
+    if window is not None and not isinstance(window, (tuple, list)) and np.ndim(window) == 0:
+        deprecated("continue_cycles: window=w (a half-width around the start) is deprecated; use "
+                   "window=(p0 - w, p0 + w).")
         span = _scalar("window", window, positive=True, allow_inf=True)
         return p0 - span, p0 + span
-    if np.shape(window) != (2,):
-        raise ValueError(f"window: expected (p_min, p_max) or a half-width, got shape {np.shape(window)}.")
-    lo, hi = (_scalar("window", w, allow_inf=True) for w in window)
-    for name, w in (("window[0]", lo), ("window[1]", hi)):
-        if is_concrete(w) and np.isnan(float(w)):
-            raise ValueError(f"{name}: must not be NaN.")
-    if is_concrete(lo) and is_concrete(hi) and not float(lo) < float(hi):
-        raise ValueError(f"window: expected p_min < p_max, got ({float(lo)}, {float(hi)}).")
-    return lo, hi
+    return check_window(window)
 
 
-def _start(from_hopf, from_orbit):
+def _start(start):
     """The start: ``("hopf", h, p)`` or ``("orbit", x0, period)``, shapes checked."""
-    if (from_hopf is None) == (from_orbit is None):
-        raise ValueError("give exactly one of from_hopf= (a Hopf point with .h and .p) or from_orbit= "
-                         "((x0, period) or an orbit with .X and .period).")
-    if from_hopf is not None:
-        if not (hasattr(from_hopf, "h") and hasattr(from_hopf, "p")):
-            raise ValueError(f"from_hopf: expected an object with .h (d,) and .p (), e.g. gru_jax.locate_hopf(...), "
-                             f"got {type(from_hopf).__name__}.")
-        h, p = jnp.asarray(from_hopf.h, float), jnp.asarray(from_hopf.p, float)
-        if h.ndim != 1 or h.shape[0] < 2 or p.ndim != 0:
-            raise ValueError(f"from_hopf: expected .h of shape (d,), d >= 2, and a scalar .p; got {h.shape} and "
-                             f"{p.shape}.")
-        check_finite("from_hopf.h", h)
-        check_finite("from_hopf.p", p)
-        return "hopf", h, p
-    if hasattr(from_orbit, "X") and hasattr(from_orbit, "period"):
-        x0, period = jnp.asarray(from_orbit.X, float), from_orbit.period
+    if hasattr(start, "X") and hasattr(start, "period"):
+        x0, period = jnp.asarray(start.X, float), start.period
         x0 = x0[0] if x0.ndim == 2 else x0
+    elif hasattr(start, "h") and hasattr(start, "p"):
+        h, p = jnp.asarray(start.h, float), jnp.asarray(start.p, float)
+        if h.ndim != 1 or h.shape[0] < 2 or p.ndim != 0:
+            raise ValueError(f"start: expected a Hopf point with .h of shape (d,), d >= 2, and a scalar .p; got "
+                             f"{h.shape} and {p.shape}.")
+        check_finite("start.h", h)
+        check_finite("start.p", p)
+        return "hopf", h, p
     else:
         try:
-            x0, period = from_orbit
+            x0, period = start
         except (TypeError, ValueError):
-            raise ValueError(f"from_orbit: expected (x0, period) or an object with .X and .period, got "
-                             f"{type(from_orbit).__name__}.") from None
+            raise ValueError(f"start: expected a Hopf point (with .h and .p, e.g. gru_jax.locate_hopf(...)), a cycle "
+                             f"(with .X and .period) or (x0, period); got {type(start).__name__}.") from None
         x0 = jnp.asarray(x0, float)
     if x0.ndim != 1:
-        raise ValueError(f"from_orbit: expected a point x0 of shape (d,) on the orbit, got shape {x0.shape}.")
-    check_finite("from_orbit x0", x0)
-    return "orbit", x0, _scalar("from_orbit period", period, positive=True)
+        raise ValueError(f"start: expected a point x0 of shape (d,) on the orbit, got shape {x0.shape}.")
+    check_finite("start x0", x0)
+    return "orbit", x0, _scalar("start period", period, positive=True)
 
 
-def continue_cycles(params, param: Param, *, from_hopf=None, from_orbit=None, f: VectorField | None = None,
+@renamed(from_hopf="start", from_orbit="start", period_max="max_period", amp_min="min_amplitude")
+def continue_cycles(params, param: Param, start, *, f: VectorField | None = None,
                     n_segments: int = 10, direction=1, ds=0.01, ds_min=1e-6, ds_max=0.5, window=None,
-                    period_max=np.inf, amp_min=1e-4, tol=1e-8, max_newton=8, grow=1.5, floquet_tol=1e-6,
+                    max_period=np.inf, min_amplitude=1e-4, tol=1e-8, max_newton=8, grow=1.5, floquet_tol=1e-6,
                     max_points: int = 200, max_special: int = 6, opts: FlowOptions = FlowOptions()) -> CycleBranch:
     """Continue a family of periodic orbits of ``dh/dt = f(h, params)`` in the scalar ``param``.
 
-    Start ``from_hopf`` (an object with ``.h`` (d,) and ``.p`` (), e.g. ``gru_jax.locate_hopf(...)``: the first
-    cycle has amplitude ``ds`` on the side of the Hopf point given by the first Lyapunov coefficient and the
-    transversality; ``direction`` is ignored) or ``from_orbit`` (``(x0, period)`` with ``x0`` (d,) on the cycle at
-    the parameter value in ``params``, or an object with ``.X`` and ``.period``; ``direction=±1`` the sign of the
-    first change of ``p``). ``n_segments`` shooting nodes (static). Pseudo-arclength in ``(X, T, p)``: first
-    step ``ds`` in ``[ds_min, ds_max]``; ``window`` ``(p_min, p_max)`` or a half-width around the start value;
-    ``period_max`` ends the family as infinite-period (then classified: ``"homoclinic (saddle-loop)"`` or
-    ``"SNIC"``); ``amp_min`` ends it at a Hopf point; ``tol`` the Newton step tolerance; ``floquet_tol`` for
+    ``start``: a Hopf point (an object with ``.h`` (d,) and ``.p`` (), e.g. ``gru_jax.locate_hopf(...)``: the
+    first cycle has amplitude ``ds`` on the side of the Hopf point given by the first Lyapunov coefficient and the
+    transversality; ``direction`` is ignored), or a cycle at the parameter value in ``params``: an object with
+    ``.X`` and ``.period`` (a ``PeriodicOrbit``) or ``(x0, period)`` with ``x0`` (d,) on it (``direction=±1`` the
+    sign of the first change of ``p``). ``n_segments`` shooting nodes (static). Pseudo-arclength in ``(X, T,
+    p)``: first step ``ds`` in ``[ds_min, ds_max]``; ``window=(lo, hi)`` the parameter window (default unbounded);
+    ``max_period`` ends the family as infinite-period (then classified: ``"homoclinic (saddle-loop)"`` or
+    ``"SNIC"``); ``min_amplitude`` ends it at a Hopf point; ``tol`` the Newton step tolerance; ``floquet_tol`` for
     counting unstable multipliers. All of these numbers are traced (changing them does not recompile; pass the
     same ``f`` object to reuse the program); ``max_points`` rows and ``max_special`` special-point slots are
     static. ``opts`` the ODE solver settings of the shooting (``FlowOptions``; rtol 1e-10 by default: rtol 1e-8
@@ -202,8 +156,7 @@ def continue_cycles(params, param: Param, *, from_hopf=None, from_orbit=None, f:
     Neimark-Sacker points are detected and located. Works under
     ``jax.vmap`` and ``jax.jit``; raises ``ValueError`` for bad input before compiling.
     """
-    if not isinstance(param, Param):
-        raise ValueError(f"param: expected a Param, e.g. Param('bh', 0), got {type(param).__name__}.")
+    as_param(param)
     check_sizes(max_points, max_special)
     if isinstance(n_segments, bool) or not isinstance(n_segments, (int, np.integer)) or n_segments < 1:
         raise ValueError(f"n_segments: expected an int >= 1 (static), got {n_segments!r}.")
@@ -211,7 +164,7 @@ def continue_cycles(params, param: Param, *, from_hopf=None, from_orbit=None, f:
         raise ValueError(f"opts: expected a gru_jax.periodic FlowOptions, got {type(opts).__name__}.")
     params, f = one_problem(params, f, [param], "continue one problem at a time, or "
                             "jax.vmap(lambda p: continue_cycles(p, param, ...))(params).")
-    kind, a, b = _start(from_hopf, from_orbit)
+    kind, a, b = _start(start)
     dim = getattr(params, "dim", None)
     if isinstance(dim, (int, np.integer)) and a.shape != (dim,):
         raise ValueError(f"the start state has shape {a.shape}; this {type(params).__name__} has dimension {dim}.")
@@ -219,8 +172,8 @@ def continue_cycles(params, param: Param, *, from_hopf=None, from_orbit=None, f:
     if is_concrete(direction) and float(direction) not in (1.0, -1.0):
         raise ValueError(f"direction: must be +1 or -1, got {direction}.")
     numbers = dict(ds=_scalar("ds", ds, True), ds_min=_scalar("ds_min", ds_min, True),
-                   ds_max=_scalar("ds_max", ds_max, True), period_max=_scalar("period_max", period_max, True, True),
-                   amp_min=_scalar("amp_min", amp_min, True), tol=_scalar("tol", tol, True),
+                   ds_max=_scalar("ds_max", ds_max, True), period_max=_scalar("max_period", max_period, True, True),
+                   amp_min=_scalar("min_amplitude", min_amplitude, True), tol=_scalar("tol", tol, True),
                    grow=_scalar("grow", grow, True), floquet_tol=_scalar("floquet_tol", floquet_tol, True))
     c = {k: float(v) for k, v in numbers.items() if is_concrete(v)}
     if {"ds", "ds_min", "ds_max"} <= set(c) and not c["ds_min"] <= c["ds"] <= c["ds_max"]:
@@ -232,7 +185,7 @@ def continue_cycles(params, param: Param, *, from_hopf=None, from_orbit=None, f:
     p_start = b if kind == "hopf" else param.get(params)
     p_min, p_max = _window(window, p_start)
     if all(map(is_concrete, (p_start, p_min, p_max))) and not float(p_min) <= float(p_start) <= float(p_max):
-        raise ValueError(f"window: the start value {float(p_start)} lies outside [{float(p_min)}, {float(p_max)}].")
+        raise ValueError(f"window: the start value {float(p_start)} lies outside ({float(p_min)}, {float(p_max)}).")
     settings = CycleSettings(**numbers, p_min=p_min, p_max=p_max, max_newton=jnp.asarray(max_newton, int))
     problem = CycleProblem(f, params, param, n_segments, a.shape[0], opts)
     if kind == "hopf":

@@ -1,11 +1,15 @@
-"""Pseudo-arclength continuation of periodic orbits as pure functions: the first cycle (from a Hopf point or from a
-given orbit) and one step along the family.
+"""Periodic orbits by multiple shooting as a continuation problem of the core: the first cycle (from a Hopf point
+or from a given orbit), the shooting system, the Floquet multipliers and test functions of each new cycle.
 
 A cycle is ``u = (X.ravel(), T, p)`` (M d + 2,): the multiple-shooting nodes ``X`` (M, d), the period ``T`` and the
 parameter ``p``; its equations are ``gru_jax.periodic._flow.shooting_system`` with the phase condition taken
 relative to the previous accepted cycle (a Poincare section through its first node, normal to the flow there).
-A step predicts along the unit tangent, corrects by damped Newton on the shooting system bordered by the tangent,
-grows ``ds`` after an easy corrector and halves it after a failure.
+The core's ``step`` predicts along the unit tangent and corrects by damped Newton on the shooting system bordered
+by the tangent.
+
+Tests (``CycleKind`` order): fold of cycles ``t_p`` (the tangent's parameter component); period doubling
+``Π (μ + 1)`` over the non-trivial multipliers; Neimark-Sacker ``Π_{i<j} (μ_i μ_j - 1)`` over pairs of non-trivial
+multipliers (the eigenvalues of the bialternate square; ``1`` for d < 3).
 """
 
 from __future__ import annotations
@@ -16,25 +20,29 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+import numpy as np
+
 from .._eig import eigvals
 from .._linalg import solve
 from ..continuation._lyapunov import critical_pair, first_lyapunov, hopf_vectors
 from ..continuation._param import Param
-from ..continuation._testfns import bordered, tangent
-from ._cycle_branch import CycleStatus
+from ..core._newton import crossed, newton
+from ..core._status import CycleStatus
+from ..core._step import ContinuationProblem, State, tangent
 from ._flow import FlowOptions, orbit, shooting_system
 
-MAX_ATTEMPTS = 64      # corrector attempts per step (ds halves each time)
 MIN_COS = 0.5          # a corrected cycle whose tangent turned by more than 60 degrees is rejected (branch jump)
+TP_FLOOR = 10.0        # times tol: tangent p-components below this are noise (a fold of cycles is not recorded there)
 
 
 def _array(x):
     return jnp.asarray(x)
 
 
-class CycleProblem(eqx.Module):
+class CycleProblem(ContinuationProblem):
     """Cycles of ``f(h, params)`` continued in ``param`` with ``n_segments`` shooting nodes of dimension ``d``.
-    ``f``, ``param``, ``n_segments`` and ``d`` are static; ``opts`` holds the ODE tolerances."""
+    ``f``, ``param``, ``n_segments`` and ``d`` are static; ``opts`` holds the ODE tolerances. A point's ``extra``
+    is its Floquet multipliers (d,) complex."""
 
     f: Callable = eqx.field(static=True)
     params: Any
@@ -42,6 +50,8 @@ class CycleProblem(eqx.Module):
     n_segments: int = eqx.field(static=True)
     d: int = eqx.field(static=True)
     opts: FlowOptions
+    reevaluate: bool = eqx.field(static=True, default=False, kw_only=True)   # integrations are expensive
+    closes: bool = eqx.field(static=True, default=False, kw_only=True)
 
     def at(self, p) -> Any:
         return self.param.set(self.params, p)
@@ -56,11 +66,46 @@ class CycleProblem(eqx.Module):
         X, _, p = self.split(u)
         return X[0], self.f(X[0], self.at(p))
 
-    def system(self, u: jax.Array, ref) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    def shooting(self, u: jax.Array, ref) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
         """Shooting residual (M d + 1,), Jacobian (M d + 1, M d + 2) in ``u``, monodromy (d, d), ``ok``."""
         X, T, p = self.split(u)
         dparams = jax.jvp(self.at, (p,), (jnp.ones_like(p),))[1]
         return shooting_system(self.f, self.at(p), X, T, ref[0], ref[1], self.opts, dparams)
+
+    def system(self, u: jax.Array, ref):
+        r, jac, _, ok = self.shooting(u, ref)
+        return r, jac, ok
+
+    def context(self, state: State):
+        return self.reference(state.u)
+
+    def tangent(self, v, jac, t) -> jax.Array:
+        return tangent(own_section(self, v, jac), t)
+
+    def admissible(self, before: State, v, t_new) -> jax.Array:
+        return (jnp.dot(t_new, before.t) >= MIN_COS) & (self.split(v)[1] > 0)
+
+    def observe(self, before: State, after: State, value, jac, ref, s) -> State:
+        """Multipliers and tests of the new cycle; the family ends at a Hopf point when the cycle turned through
+        the equilibrium (rejected) or its amplitude fell below ``amp_min`` (accepted), and with ``PERIOD_MAX``
+        above ``period_max``. A fold of cycles is recorded only where ``t_p`` is above the corrector's noise."""
+        mu = multipliers(self, after.u, jac)
+        g = tests(after.t, mu)
+        X_old, X_new, T_new = self.split(before.u)[0], *self.split(after.u)[:2]
+        flipped = jnp.sum((X_new - jnp.mean(X_new, 0)) * (X_old - jnp.mean(X_old, 0))) < 0
+        status = jnp.where(after.status != CycleStatus.RUNNING, after.status,
+                           jnp.select([amplitude(X_new) < s.amp_min, T_new > s.period_max],
+                                      [CycleStatus.HOPF, CycleStatus.PERIOD_MAX], CycleStatus.RUNNING))
+        accepted = after.accepted & ~flipped
+        status = jnp.where(after.accepted & flipped, CycleStatus.HOPF, status)
+        resolved = jnp.minimum(jnp.abs(before.tests[0]), jnp.abs(g[0])) > TP_FLOOR * s.tol
+        events = accepted & crossed(before.tests, g) & jnp.stack([resolved, True, True])
+        return eqx.tree_at(lambda x: (x.tests, x.events, x.extra, x.accepted, x.status), after,
+                           (g, events, mu, accepted, status.astype(jnp.int32)))
+
+    def row(self, st: State) -> dict:
+        return dict(u=st.u, t=st.t, ds=st.last_ds, residual=st.residual, newton=st.newton, tests=st.tests,
+                    mu=st.extra)
 
 
 class CycleSettings(eqx.Module):
@@ -85,21 +130,9 @@ class CycleSettings(eqx.Module):
     grow: jax.Array = eqx.field(converter=_array, default=1.5)
     floquet_tol: jax.Array = eqx.field(converter=_array, default=1e-6)
 
-
-class CycleState(eqx.Module):
-    """The last accepted cycle: ``u`` (M d + 2,), unit tangent ``t``, the next ``ds``, the step ``last_ds`` that
-    reached it, ``multipliers`` (d,) complex, ``residual`` max-norm, ``newton`` iterations, ``accepted`` whether
-    the last step added it, ``status`` a ``CycleStatus`` code (``RUNNING`` until the family ends)."""
-
-    u: jax.Array
-    t: jax.Array
-    ds: jax.Array
-    last_ds: jax.Array
-    multipliers: jax.Array
-    residual: jax.Array
-    newton: jax.Array
-    accepted: jax.Array
-    status: jax.Array
+    def bounds(self) -> tuple[jax.Array, jax.Array]:
+        """The window ``([p_min], [p_max])``."""
+        return jnp.atleast_1d(self.p_min), jnp.atleast_1d(self.p_max)
 
 
 def amplitude(X: jax.Array) -> jax.Array:
@@ -108,28 +141,36 @@ def amplitude(X: jax.Array) -> jax.Array:
 
 
 def correct(problem: CycleProblem, target, row, ref, cap, tol, max_newton):
-    """Damped Newton from ``target`` for the shooting system on the hyperplane ``row·(v - target) = 0``; each step
-    shortened to 2-norm ``cap``; converged when a full step is at most ``tol``. Returns ``(v, converged,
-    iterations, finite, (r, jac))``, the last two at the last point evaluated (within ``tol`` of ``v``)."""
-    n = target.shape[0]
+    """``core.newton`` from ``target`` for the shooting system on the hyperplane ``row·(v - target) = 0``; each step
+    shortened to 2-norm ``cap``. Returns ``(v, converged, iterations, finite, (r, jac))``, the last two at the last
+    point evaluated (within ``tol`` of ``v``)."""
+    res = newton(lambda v: problem.system(v, ref), target, tol, max_newton, border=(row, target), cap=cap)
+    return res.v, res.converged, res.iterations, res.finite, (res.value, res.jac)
 
-    def cond(carry):
-        _, size, finite, k, _ = carry
-        return (k < max_newton) & (size > tol) & finite
 
-    def body(carry):
-        v, _, _, k, _ = carry
-        r, jac, _, ok = problem.system(v, ref)
-        dv = -solve(bordered(jac, row), jnp.append(r, jnp.dot(row, v - target)))
-        size = jnp.max(jnp.abs(dv))
-        finite = ok & jnp.all(jnp.isfinite(dv))
-        scale = jnp.where(size <= tol, 1.0, jnp.minimum(1.0, cap / jnp.linalg.norm(dv)))
-        return jnp.where(finite, v + scale * dv, v), size, finite, k + 1, (r, jac)
+def nontrivial(mu: jax.Array) -> jax.Array:
+    """The non-trivial multipliers (d - 1,) of ``mu`` (d,) (the trivial one comes first, see ``multipliers``)."""
+    return mu[1:]
 
-    blank = (jnp.zeros(n - 1, target.dtype), jnp.zeros((n - 1, n), target.dtype))
-    start = (target, jnp.asarray(jnp.inf, target.dtype), jnp.asarray(True), jnp.asarray(0, jnp.int32), blank)
-    v, size, finite, k, evaluated = jax.lax.while_loop(cond, body, start)
-    return v, (size <= tol) & finite, k, finite, evaluated
+
+def n_unstable(mu: jax.Array, floquet_tol) -> jax.Array:
+    """Non-trivial multipliers with ``|μ| > 1 + floquet_tol`` (int32; -1 if any is NaN)."""
+    rest = nontrivial(mu)
+    count = jnp.sum(jnp.abs(rest) > 1.0 + floquet_tol).astype(jnp.int32)
+    return jnp.where(jnp.all(jnp.isfinite(mu)), count, -1)
+
+
+def _ns_pairs(rest: jax.Array) -> jax.Array:
+    i, j = np.triu_indices(rest.shape[0], 1)
+    return rest[i] * rest[j] - 1.0
+
+
+def tests(t: jax.Array, mu: jax.Array) -> jax.Array:
+    """The three test values (3,) at a row with unit tangent ``t`` and multipliers ``mu`` (d,)."""
+    rest = nontrivial(mu)
+    pd = jnp.prod(rest + 1.0).real
+    ns = jnp.prod(_ns_pairs(rest)).real if rest.shape[0] >= 2 else jnp.ones((), t.dtype)
+    return jnp.stack([t[-1], pd, ns])
 
 
 def own_section(problem: CycleProblem, v, jac) -> jax.Array:
@@ -180,11 +221,12 @@ def multipliers(problem: CycleProblem, u: jax.Array, jac: jax.Array) -> jax.Arra
     return jnp.where(ok, mu, jnp.nan)
 
 
-def _state(problem, v, t, ds, last_ds, evaluated, iters, ok, status) -> CycleState:
+def _state(problem, v, t, ds, last_ds, evaluated, iters, ok, status) -> State:
     r, jac = evaluated
-    return CycleState(u=v, t=t, ds=jnp.asarray(ds, v.dtype), last_ds=jnp.asarray(last_ds, v.dtype),
-                      multipliers=multipliers(problem, v, jac), residual=jnp.max(jnp.abs(r)),
-                      newton=iters.astype(jnp.int32), accepted=ok, status=jnp.asarray(status, jnp.int32))
+    mu = multipliers(problem, v, jac)
+    return State(u=v, t=t, ds=jnp.asarray(ds, v.dtype), last_ds=jnp.asarray(last_ds, v.dtype), tests=tests(t, mu),
+                 events=jnp.zeros(3, bool), residual=jnp.max(jnp.abs(r)), newton=iters.astype(jnp.int32),
+                 accepted=ok, status=jnp.asarray(status, jnp.int32), extra=mu)
 
 
 def _start_status(ok, u, problem, s):
@@ -193,7 +235,7 @@ def _start_status(ok, u, problem, s):
     return jnp.where(ok & inside, CycleStatus.RUNNING, jnp.where(ok, CycleStatus.LEFT_WINDOW, CycleStatus.START_FAILED))
 
 
-def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: jax.Array) -> CycleState:
+def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: jax.Array) -> State:
     """The first cycle near the Hopf point ``(h (d,), p ())``: ``h + √2 ds Re(e^{iθ} q)`` with the critical
     eigenvector ``q`` (``<q, q> = 1``), period ``2π/ω``, and ``p`` moved by ``-l1 ω ds² / (2μ')`` (the side where
     the normal form ``r² = -2μ'(p - p_H)/(l1 ω)`` has a cycle, ``l1`` in Kuznetsov's normalisation; ``μ'`` the
@@ -237,7 +279,7 @@ def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: ja
     return _state(problem, v, t, r0, 0.0, evaluated, iters, ok, _start_status(ok, v, problem, s))   # first step: r0
 
 
-def start_from_orbit(problem: CycleProblem, s: CycleSettings, x0: jax.Array, period, direction) -> CycleState:
+def start_from_orbit(problem: CycleProblem, s: CycleSettings, x0: jax.Array, period, direction) -> State:
     """The first cycle from a point ``x0`` (d,) on it and its ``period``, at the start parameter: nodes by
     integration, corrected at fixed ``p``; tangent from the SVD, oriented so ``t_p`` has the sign of ``direction``."""
     p = problem.param.get(problem.params)
@@ -250,61 +292,3 @@ def start_from_orbit(problem: CycleProblem, s: CycleSettings, x0: jax.Array, per
     t = jnp.where(t[-1] * direction < 0, -t, t)
     ok = conv & jnp.all(jnp.isfinite(t)) & (problem.split(v)[1] > 0)
     return _state(problem, v, t, s.ds, 0.0, evaluated, iters, ok, _start_status(ok, v, problem, s))
-
-
-def step(problem: CycleProblem, state: CycleState, s: CycleSettings) -> CycleState:
-    """One accepted cycle (or the end of the family).
-
-    A predictor that leaves the window is replaced by one landing on its edge (corrected at fixed ``p``) and the
-    family ends there (``LEFT_WINDOW``). A cycle whose nodes turned through the equilibrium (the deviations from
-    their mean reversed) ends the family at a ``HOPF`` point without being accepted; one with amplitude below
-    ``amp_min`` is accepted and ends it likewise; a period above ``period_max`` is accepted and ends it with
-    ``PERIOD_MAX`` (classified afterwards). A finished state is returned unchanged with ``accepted = False``.
-    """
-    u, t = state.u, state.t
-    ref = problem.reference(u)
-    running = state.status == CycleStatus.RUNNING
-    e_p = jnp.zeros_like(u).at[-1].set(1.0)
-    X_old = problem.split(u)[0]
-
-    def attempt(carry):
-        ds, side, *_, k = carry
-        pred = u + ds * t
-        side = jnp.where(side != 0, side, jnp.where(pred[-1] > s.p_max, 1, jnp.where(pred[-1] < s.p_min, -1, 0)))
-        landing = side != 0
-        edge = jnp.where(side > 0, s.p_max, s.p_min)
-        target = jnp.where(landing, u + (edge - u[-1]) / (pred[-1] - u[-1]) * (pred - u), pred)
-        row = jnp.where(landing, e_p, t)
-        v, conv, iters, finite, evaluated = correct(problem, target, row, ref, ds, s.tol, s.max_newton)
-        t_new = tangent(own_section(problem, v, evaluated[1]), t)
-        finite = finite & jnp.all(jnp.isfinite(t_new))
-        conv = (conv & finite & (jnp.linalg.norm(v - target) <= ds + s.tol) & (jnp.dot(t_new, t) >= MIN_COS)
-                & (problem.split(v)[1] > 0))
-        overshoot = conv & ~landing & ((v[-1] > s.p_max) | (v[-1] < s.p_min))
-        ok = conv & ~overshoot
-        ds = jnp.where(conv, ds, 0.5 * ds)
-        side = jnp.where(overshoot, jnp.where(v[-1] > s.p_max, 1, -1), 0)
-        return ds, side, ok, landing, v, t_new, evaluated, iters, finite, k + 1
-
-    def cond(carry):
-        ds, _, ok, *_, k = carry
-        return running & ~ok & (ds >= s.ds_min) & (k < MAX_ATTEMPTS)
-
-    n = u.shape[0]
-    blank = (jnp.zeros(n - 1, u.dtype), jnp.zeros((n - 1, n), u.dtype))
-    start = (state.ds, jnp.asarray(0), jnp.asarray(False), jnp.asarray(False), u, t, blank,
-             jnp.asarray(0, jnp.int32), jnp.asarray(True), jnp.asarray(0))
-    ds, _, ok, landing, v, t_new, evaluated, iters, finite, _ = jax.lax.while_loop(cond, attempt, start)
-
-    X_new, T_new, _ = problem.split(v)
-    flipped = jnp.sum((X_new - jnp.mean(X_new, 0)) * (X_old - jnp.mean(X_old, 0))) < 0
-    ds_next = jnp.where(iters <= s.max_newton // 2, jnp.minimum(ds * s.grow, s.ds_max), ds)
-    status = jnp.select([~ok, landing, amplitude(X_new) < s.amp_min, T_new > s.period_max],
-                        [jnp.where(finite, CycleStatus.STEP_TOO_SMALL, CycleStatus.NONFINITE),
-                         CycleStatus.LEFT_WINDOW, CycleStatus.HOPF, CycleStatus.PERIOD_MAX], CycleStatus.RUNNING)
-    accept = ok & ~flipped & running
-    new = _state(problem, v, t_new, ds_next, ds, evaluated, iters, accept, status)
-    failed = eqx.tree_at(lambda x: (x.accepted, x.status, x.ds), state,
-                         (jnp.asarray(False), jnp.where(running, jnp.where(ok, CycleStatus.HOPF, status),
-                                                        state.status).astype(jnp.int32), ds))
-    return jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), new, failed)
