@@ -31,8 +31,8 @@ from .continuation import (
     SwitchStatus as SwitchStatus,
     bifurcation_diagram as bifurcation_diagram,
     codim2_curves as codim2_curves,
-    continuation as continue_equilibria,   # exported under another name: `gru_jax.continuation` is the subpackage
-    continuation_both as continue_equilibria_both,
+    continue_equilibria as continue_equilibria,
+    continue_equilibria_both as continue_equilibria_both,
     continue_curve as continue_curve,
     continue_curve_both as continue_curve_both,
     locate_fold as locate_fold,

@@ -16,20 +16,21 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._linalg import Kind, classify, eigvals, n_unstable, solve, value_and_jacobian
-from ._validate import check_choice, check_finite, check_positive
+from .core._result import Result
+from ._validate import check_choice, check_finite, check_positive, renamed
 from .models._field import VectorField, batch_shape, resolve_box, resolve_field, validate_params
 
 
 class SeedStatus(enum.IntEnum):
     """How the Newton solve from one seed ended."""
 
-    CONVERGED = 0     # the last full Newton step was below xtol
+    CONVERGED = 0     # the last full Newton step was below tol
     MAX_STEPS = 1     # ran out of steps
     NONFINITE = 2     # singular Jacobian or a NaN/inf appeared
     STALLED = 3       # backtracking could not decrease |f|: a local minimum of |f| (e.g. a saddle-node's ghost)
 
 
-class FixedPoints(eqx.Module):
+class FixedPoints(Result):
     """Deduplicated, classified equilibria of one problem (or a batch ``B`` of them), in fixed-size buffers.
 
     The first ``count`` rows hold distinct points sorted lexicographically by ``h``; the rest are padding
@@ -53,18 +54,12 @@ class FixedPoints(eqx.Module):
     seed_status: jax.Array
     seed_steps: jax.Array
 
+    # per point (``trim`` cuts them to ``count``); ``seed_status`` and ``seed_steps`` are per seed, kept whole
+    _rows = ("h", "kind", "eigenvalues", "n_unstable", "residual", "multiplicity", "eig_converged")
+
     @property
     def batch_shape(self) -> tuple[int, ...]:
         return tuple(self.count.shape)
-
-    def trim(self) -> "FixedPoints":
-        """Drop the padding rows (one problem only)."""
-        self._require_single("trim")
-        k = int(self.count)
-        cut = lambda a: a[:k]
-        return FixedPoints(cut(self.h), self.count, cut(self.kind), cut(self.eigenvalues), cut(self.n_unstable),
-                           cut(self.residual), cut(self.multiplicity), cut(self.eig_converged),
-                           self.seed_status, self.seed_steps)
 
     def kinds(self) -> list[str]:
         """Kind labels of the located points (one problem only)."""
@@ -80,34 +75,12 @@ class FixedPoints(eqx.Module):
              "eigenvalues": [[float(z.real), float(z.imag)] for z in ev[i]],
              "residual": float(t.residual[i])} for i, label in enumerate(self.kinds())]}
 
-    def to_numpy(self) -> dict[str, np.ndarray]:
-        """Every field as a numpy array, keyed by field name (padding kept)."""
-        return {name: np.asarray(getattr(self, name)) for name in self.__dataclass_fields__}
+    def _repr_batch(self, batch) -> str:
+        counts = np.asarray(self.count)
+        return (f"FixedPoints(batch {batch}, {self.h.shape[-2]} seeds each, count "
+                f"min {counts.min()} / median {np.median(counts):g} / max {counts.max()})")
 
-    def save(self, path) -> None:
-        """Write all fields to an ``.npz`` file; read it back with ``FixedPoints.load``."""
-        with open(path, "wb") as fh:
-            np.savez(fh, **self.to_numpy())
-
-    @classmethod
-    def load(cls, path) -> "FixedPoints":
-        """Read a result written by ``save``."""
-        with np.load(path) as data:
-            missing = sorted(set(cls.__dataclass_fields__) - set(data.files))
-            if missing:
-                raise ValueError(f"{path}: not a saved FixedPoints result (missing {missing}).")
-            return cls(**{name: jnp.asarray(data[name]) for name in cls.__dataclass_fields__})
-
-    def _require_single(self, what: str) -> None:
-        if self.batch_shape:
-            raise ValueError(f"FixedPoints.{what}: this result holds a batch {self.batch_shape}; index one problem "
-                             f"first, e.g. jax.tree_util.tree_map(lambda a: a[0], result).")
-
-    def __repr__(self) -> str:
-        if self.batch_shape:
-            counts = np.asarray(self.count)
-            return (f"FixedPoints(batch {self.batch_shape}, {self.h.shape[-2]} seeds each, count "
-                    f"min {counts.min()} / median {np.median(counts):g} / max {counts.max()})")
+    def _repr_one(self) -> str:
         t = self.trim()
         d = t.h.shape[-1]
         lines = [f"FixedPoints: {int(self.count)} distinct from {self.seed_status.shape[0]} seeds "
@@ -295,9 +268,10 @@ def resolve_seeds(params, seeds, n_seeds: int, *, key=None, seeding: str = "rand
     return seeds, lo, hi
 
 
+@renamed(xtol="tol", max_steps="max_newton")
 def find_fixed_points(params, *, f: VectorField | None = None, key: jax.Array | None = None,
                       seeds: jax.Array | None = None, n_seeds: int = 64, seeding: str = "random",
-                      box=None, xtol: float = 1e-10, max_steps: int = 30, max_step: float = 0.5,
+                      box=None, tol: float = 1e-10, max_newton: int = 30, max_step: float = 0.5,
                       dedup_tol: float = 1e-7, hyperbolic_tol: float = 1e-8,
                       batch_size: int | None = None) -> FixedPoints:
     """Equilibria of ``dh/dt = f(h, params)`` from many seeds at once, deduplicated and classified.
@@ -306,7 +280,8 @@ def find_fixed_points(params, *, f: VectorField | None = None, key: jax.Array | 
     ``batch_shape`` is solved for every member of the batch in one vmapped call (same seeds for all).
     Seeds: ``seeds`` (n, d) if given, else ``n_seeds`` drawn uniformly in the trapping box (``key``,
     default ``jax.random.key(0)``) or on a grid (``seeding="grid"``). ``box=(lo, hi)`` overrides the
-    model's ``state_box()``. Newton stops when its step is below ``xtol``; points within ``dedup_tol``
+    model's ``state_box()``. Newton stops when its step is below ``tol`` (at most ``max_newton`` steps, each
+    capped at ``max_step``); points within ``dedup_tol``
     (max-norm) are merged; an eigenvalue with ``|Re λ| <= hyperbolic_tol * max(1, max|λ|)`` makes the
     point non-hyperbolic. The tolerances are traced values: changing them does not recompile.
     A batch is solved in chunks of ``batch_size`` members (default ``default_batch_size()``).
@@ -315,11 +290,11 @@ def find_fixed_points(params, *, f: VectorField | None = None, key: jax.Array | 
     validate_params(params)
     f = resolve_field(params, f)
     check_choice("seeding", seeding, ("random", "grid"))
-    for name, value in (("n_seeds", n_seeds), ("xtol", xtol), ("max_steps", max_steps), ("max_step", max_step),
+    for name, value in (("n_seeds", n_seeds), ("tol", tol), ("max_newton", max_newton), ("max_step", max_step),
                         ("dedup_tol", dedup_tol), ("hyperbolic_tol", hyperbolic_tol)):
         check_positive(name, value)
     seeds, lo, hi = resolve_seeds(params, seeds, n_seeds, key=key, seeding=seeding, box=box)
-    opts = {k: jnp.asarray(v) for k, v in dict(xtol=xtol, max_steps=max_steps, max_step=max_step,
+    opts = {k: jnp.asarray(v) for k, v in dict(xtol=tol, max_steps=max_newton, max_step=max_step,
                                                  dedup_tol=dedup_tol, hyperbolic_tol=hyperbolic_tol).items()}
     batch = batch_shape(params)
     if batch_size is not None:
@@ -329,12 +304,14 @@ def find_fixed_points(params, *, f: VectorField | None = None, key: jax.Array | 
     return _fixed_points_batch(f, params, seeds, jnp.asarray(lo), jnp.asarray(hi), opts, batch, size)
 
 
-def fixed_point(params, h0: jax.Array, *, f: VectorField | None = None, xtol: float = 1e-12,
-                max_steps: int = 100, max_step: float = 0.5) -> tuple[jax.Array, jax.Array]:
-    """Refine one equilibrium from a guess ``h0`` (d,); differentiable in ``params`` by the implicit function
-    theorem. Returns ``(h (d,), status)`` with a ``SeedStatus`` code. Works under ``jit``/``vmap``/``grad``."""
+@renamed(xtol="tol", max_steps="max_newton")
+def fixed_point(params, h0: jax.Array, *, f: VectorField | None = None, tol: float = 1e-12,
+                max_newton: int = 100, max_step: float = 0.5) -> tuple[jax.Array, jax.Array]:
+    """Refine one equilibrium from a guess ``h0`` (d,) by damped Newton (step below ``tol``, at most
+    ``max_newton`` steps); differentiable in ``params`` by the implicit function theorem. Returns ``(h (d,),
+    status)`` with a ``SeedStatus`` code. Works under ``jit``/``vmap``/``grad``."""
     f = resolve_field(params, f)
     inf = jnp.full(jnp.shape(h0), jnp.inf)
     h, status, _ = newton(f, jax.lax.stop_gradient(params), jnp.asarray(h0, float), -inf, inf,
-                          xtol, max_steps, max_step)
+                          tol, max_newton, max_step)
     return implicit_polish(f, h, params), status

@@ -13,6 +13,7 @@ import numpy as np
 from ._validate import check_choice, check_finite, check_positive
 from .models._field import VectorField, batch_shape, resolve_field, validate_params
 from ._ode import diffeqsolve
+from .core._result import Result
 
 SOLVERS = {"tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
            "kvaerno5": diffrax.Kvaerno5, "heun": diffrax.Heun, "euler": diffrax.Euler}
@@ -24,7 +25,7 @@ class TrajectoryStatus(enum.IntEnum):
     FAILED = 2        # any other diffrax failure (step size collapsed, non-finite values, ...)
 
 
-class Trajectory(eqx.Module):
+class Trajectory(Result):
     """``ts`` (n_save,); ``hs`` (B..., N..., n_save, d) for params batch ``B`` and initial states ``N``;
     ``status`` (B..., N...) ``TrajectoryStatus`` codes; ``num_steps`` (B..., N...) accepted solver steps."""
 
@@ -38,7 +39,7 @@ class Trajectory(eqx.Module):
         """The last saved states (B..., N..., d)."""
         return self.hs[..., -1, :]
 
-    def __repr__(self) -> str:
+    def _repr_one(self) -> str:
         st = np.asarray(self.status)
         return (f"Trajectory(hs {tuple(self.hs.shape)}, t in [{float(self.ts[0]):g}, {float(self.ts[-1]):g}], "
                 f"{int(np.sum(st == 0))}/{st.size} succeeded)")

@@ -12,12 +12,13 @@ import numpy as np
 import optax
 
 from ._linalg import value_and_jacobian
+from .core._result import Result
 from ._validate import check_positive
 from .models._field import VectorField, batch_shape, resolve_field, validate_params
 from ._fixed_points import resolve_seeds
 
 
-class SlowPoints(eqx.Module):
+class SlowPoints(Result):
     """Per seed, sorted by ``q`` ascending: ``h`` (B..., n, d); ``q`` (B..., n); ``speed`` (B..., n) ``|f(h)|``;
     ``singular_values`` (B..., n, d) of the Jacobian, ascending; ``slow_directions`` (B..., n, d, d), column
     ``k`` the right singular vector of singular value ``k`` (column 0 is the slowest direction)."""
@@ -28,7 +29,7 @@ class SlowPoints(eqx.Module):
     singular_values: jax.Array
     slow_directions: jax.Array
 
-    def __repr__(self) -> str:
+    def _repr_one(self) -> str:
         q = np.asarray(self.q)
         return f"SlowPoints(h {tuple(self.h.shape)}, q min {np.nanmin(q):.3g} / median {np.nanmedian(q):.3g})"
 

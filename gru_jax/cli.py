@@ -250,10 +250,11 @@ def _continue(args) -> int:
         for param in (args.param, args.param2):
             if param is not None:
                 param.validate(params)
-        diagram = bifurcation_diagram(params, args.param, span=(args.start, args.stop))
+        diagram = bifurcation_diagram(params, args.param, (args.start, args.stop))
         result = diagram
         if args.param2 is not None:
-            result = codim2_curves(params, diagram, args.param2, kind=args.curve, window2=window2)
+            result = codim2_curves(params, diagram, args.param2, kind=args.curve,
+                                   window=((args.start, args.stop), window2))
         if args.plot:
             from . import plot
 
@@ -326,7 +327,7 @@ def _homoclinic(args) -> int:
         if params.dim != 2:
             raise ValueError(f"{args.params}: homoclinic needs a 2-D GRU; this one has {params.dim} units.")
         args.param.validate(params)
-        report = homoclinic_report(params, args.param, (args.start, args.stop), period_max=args.period_max)
+        report = homoclinic_report(params, args.param, (args.start, args.stop), max_period=args.period_max)
     print(json.dumps(report) if args.json else _report_text(report))
     return 0
 

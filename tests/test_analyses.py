@@ -123,7 +123,7 @@ def test_continuation_events_folds_of_s_curve():
     hf = np.sqrt(1 - 1 / u)
     bf = np.arctanh(hf) - u * hf
     grus = stack(gj.GRUParams.from_dict({"Uh": [[2 * u]]}), gj.GRUParams.from_dict({"Uh": [[1.0]]}))
-    out = ContinuationEvents("bh[0]", (-2.0, 2.0), h0=[-1.0])(grus)
+    out = ContinuationEvents("bh[0]", (-2.0, 2.0), start=[-1.0])(grus)
     assert np.asarray(out["n_fold"]).tolist() == [2, 0]
     np.testing.assert_allclose(np.sort(np.asarray(out["fold_p"][0, :2])), [bf, -bf], atol=1e-12)   # measured 1.9e-16
     assert np.isnan(np.asarray(out["fold_p"][0, 2:])).all() and np.isnan(np.asarray(out["fold_p"][1])).all()
@@ -137,7 +137,7 @@ def test_fold_curve_by_batched_slices_and_seeded_codim2_curve():
     # h = ±sqrt(1 - 1/u), for u > 1; the cloud then seeds one fold curve through the cusp at (b, u) = (0, 1)
     us = np.array([0.8, 1.25, 1.5, 2.0, 3.0])
     base = gj.GRUParams.from_dict({"Uh": [[3.0]]})
-    res = sweep(ContinuationEvents("bh[0]", (-4.0, 4.0), h0=[-1.0]), grid={"Uh[0,0]": 2 * us}, base=base,
+    res = sweep(ContinuationEvents("bh[0]", (-4.0, 4.0), start=[-1.0]), grid={"Uh[0,0]": 2 * us}, base=base,
                 progress=False)
     hf = np.sqrt(1 - 1 / us[1:])
     bf = np.arctanh(hf) - us[1:] * hf
@@ -149,7 +149,8 @@ def test_fold_curve_by_batched_slices_and_seeded_codim2_curve():
     fold_h = np.take_along_axis(res.values["fold_h"][1:, :2, 0], order, 1)
     np.testing.assert_allclose(fold_h, np.stack([hf, -hf], 1), atol=1e-12)
 
-    diagram = codim2_curves_from_sweep(base, res, gj.Param("bh", 0), span=(-4.0, 4.0), ds_max=0.05)
+    diagram = codim2_curves_from_sweep(base, res, gj.Param("bh", 0), window=((-4.0, 4.0), (2 * us.min(), 2 * us.max())),
+                                       ds_max=0.05)
     assert len(diagram.curves) == 1                          # eight cloud points, one curve
     c = diagram.curves[0]
     u, h, b = np.asarray(c.p2) / 2, np.asarray(c.h)[:, 0], np.asarray(c.p)
@@ -292,8 +293,8 @@ def test_max_fixed_points_search_small():
 
 @pytest.mark.parametrize("make", [
     lambda: Census(n_seeds=0), lambda: Census(seeding="sobol"), lambda: Census(hyperbolic_tol=-1.0),
-    lambda: Census(max_steps=2.5), lambda: Stability(h0=[[0.0]]), lambda: Stability(h0=[np.nan, 0.0]),
-    lambda: Stability(xtol=0.0), lambda: ContinuationEvents("bh[0]", (1.0, -1.0)),
+    lambda: Census(max_newton=2.5), lambda: Stability(h0=[[0.0]]), lambda: Stability(h0=[np.nan, 0.0]),
+    lambda: Stability(tol=0.0), lambda: ContinuationEvents("bh[0]", (1.0, -1.0)),
     lambda: ContinuationEvents("bh[0]", (0.0, 1.0), max_special=0), lambda: ContinuationEvents(3, (0.0, 1.0)),
     lambda: ContinuationEvents("bh[0]", 1.0), lambda: ContinuationEvents("bh[0]", (0.0, 1.0), ds=0.5),
     lambda: random_grus(jax.random.key(0), 0, 2), lambda: random_grus(jax.random.key(0), 3, 2, reset_mode="x"),

@@ -5,6 +5,7 @@ curve checked in numpy, vmap = loop, no recompiles, input checks, the two-parame
 One planar polynomial field whose params carry every constant, so each curve kind compiles once."""
 
 import json
+from types import SimpleNamespace
 
 import equinox as eqx
 import jax
@@ -54,8 +55,8 @@ def bautin(b1, b2):
     return planar_params(b1, b2, A=[[0.0, -1.0], [1.0, 0.0]], B1=np.eye(2), s2=1.0, s4=-1.0)
 
 
-def both(params, guess, kind="fold", **kwargs):
-    return continue_curve_both(params, B1, B2, guess, kind=kind, **{**OPTS, "f": planar, **kwargs})
+def both(params, start, kind="fold", **kwargs):
+    return continue_curve_both(params, B1, B2, start, kind=kind, **{**OPTS, "f": planar, **kwargs})
 
 
 def single_special(curve: Curve, kind: Codim2Kind):
@@ -69,10 +70,10 @@ def single_special(curve: Curve, kind: Codim2Kind):
 def curves():
     """The normal-form curves, computed once for the tests and the diagram."""
     x = 0.5
-    return dict(cusp=both(cusp(-2 * x**3 + 0.01, 3 * x**2), (jnp.array([x + 0.01, 0.0]), -2 * x**3 + 0.01)),
-                bt_fold=both(bogdanov_takens(0.09 / 4, 0.3, 1.0), (jnp.array([-0.15, 0.0]), 0.09 / 4)),
-                bt_hopf=both(bogdanov_takens(0.01, -0.5, -1.0), (jnp.array([0.01, 0.0]), 0.01), kind="hopf"),
-                bautin=both(bautin(0.02, -0.5), (jnp.array([0.0, 0.0]), 0.02), kind="hopf"))
+    return dict(cusp=both(cusp(-2 * x**3 + 0.01, 3 * x**2), jnp.array([x + 0.01, 0.0])),     # (b1, b2) in the params
+                bt_fold=both(bogdanov_takens(0.09 / 4, 0.3, 1.0), jnp.array([-0.15, 0.0])),
+                bt_hopf=both(bogdanov_takens(0.01, -0.5, -1.0), jnp.array([0.01, 0.0]), kind="hopf"),
+                bautin=both(bautin(0.02, -0.5), jnp.array([0.0, 0.0]), kind="hopf"))
 
 
 def test_cusp_fold_curve_and_cusp_point(curves):
@@ -147,7 +148,7 @@ def test_generalized_hopf_point_and_first_lyapunov_coefficient(curves):
 
 def test_steps_and_window_are_traced_and_update_the_result(curves):
     before = TRACES["planar"]
-    c = continue_curve(cusp(-0.25, 0.75), B1, B2, (jnp.array([0.5, 0.0]), -0.25), **{
+    c = continue_curve(cusp(-0.25, 0.75), B1, B2, jnp.array([0.5, 0.0]), **{
         **OPTS, "f": planar, "window": ((-0.5, 0.5), (0.1, 0.8)), "ds": 0.02, "ds_max": 0.05, "tol": 1e-11,
         "grow": 1.2, "direction": -1})
     assert TRACES["planar"] == before
@@ -158,7 +159,7 @@ def test_steps_and_window_are_traced_and_update_the_result(curves):
 
 def test_no_fold_near_the_guess_is_a_failed_start(curves):
     # b2 = -0.5 < 0: dx/dt = b1 + b2 x - x³ is monotone, so there is no fold at this b2 at all
-    c = continue_curve(cusp(0.0, -0.5), B1, B2, (jnp.array([0.3, 0.0]), 0.0), **{**OPTS, "f": planar})
+    c = continue_curve(cusp(0.0, -0.5), B1, B2, jnp.array([0.3, 0.0]), **{**OPTS, "f": planar})
     assert int(c.count) == 0 and tuple(np.asarray(c.status)) == (BranchStatus.START_FAILED,) * 2
     assert "did not converge" in c.messages()[0] and np.all(np.isnan(np.asarray(c.p)))
     assert c.to_dict()["param"] == [] and "0 points" in repr(c)
@@ -171,20 +172,19 @@ def test_no_fold_near_the_guess_is_a_failed_start(curves):
     (dict(window=((1.0, 0.0), (-1.0, 1.0))), "lo < hi"),
     (dict(window=(0.0, 1.0)), "shape \\(2, 2\\)"),
     (dict(window=((-1.0, 1.0), (2.0, 3.0))), "outside the window"),
-    (dict(guess=np.zeros(2)), "guess: expected a pair"),
-    (dict(guess=(np.zeros((1, 2)), 0.0)), "guess: h must be one state"),
-    (dict(guess=(np.zeros(2), np.zeros(2))), "guess: p must be a scalar"),
-    (dict(guess=(np.array([np.nan, 0.0]), 0.0)), "non-finite"),
+    (dict(start=np.zeros((1, 2))), "start: expected one state"),
+    (dict(start=SimpleNamespace(h=np.zeros(2), p=np.zeros(2))), r"start: expected a scalar \.p"),
+    (dict(start=np.array([np.nan, 0.0])), "non-finite"),
     (dict(param2=B1), "param2: must differ"),
     (dict(param2=Param("q")), "no key 'q'"),
     (dict(max_points=1), "max_points: expected an int >= 2"),
 ])
 def test_bad_input_raises_before_compiling(bad, message):
-    args = dict(param2=B2, guess=(np.zeros(2), 0.0), f=planar)
+    args = dict(param2=B2, start=np.zeros(2), f=planar)
     args.update(bad)
     before = TRACES["planar"]
     with pytest.raises(ValueError, match=message):
-        continue_curve(cusp(0.0, 0.0), B1, args.pop("param2"), args.pop("guess"), **args)
+        continue_curve(cusp(0.0, 0.0), B1, args.pop("param2"), args.pop("start"), **args)
     assert TRACES["planar"] == before
 
 
@@ -213,8 +213,8 @@ def gru_folds():
             for s in (1.0, -1.0)]
 
 
-def gru_curve(guess):
-    return continue_curve(GRU, BH0, GAIN, guess, direction=-1, window=((-2.0, 2.0), (2.0, 3.5)), ds=0.05,
+def gru_curve(h, p):
+    return continue_curve(BH0.set(GRU, p), BH0, GAIN, h, direction=-1, window=((-2.0, 2.0), (2.0, 3.5)), ds=0.05,
                           ds_max=0.2, max_points=100, max_special=4)
 
 
@@ -222,9 +222,9 @@ def gru_curve(guess):
 def test_gru_fold_curve_through_a_cusp_checked_in_numpy_and_vmap_equals_a_loop():
     folds = gru_folds()
     hs, ps = jnp.asarray(np.stack([h for h, _ in folds])), jnp.asarray([p for _, p in folds])
-    batched = jax.vmap(lambda h, p: gru_curve((h + 0.01, p - 0.01)))(hs, ps)
+    batched = jax.vmap(lambda h, p: gru_curve(h + 0.01, p - 0.01))(hs, ps)
     for i, (h0, p0) in enumerate(folds):
-        c = gru_curve((hs[i] + 0.01, ps[i] - 0.01))
+        c = gru_curve(hs[i] + 0.01, ps[i] - 0.01)
         t = c.trim()
         assert tuple(np.asarray(c.status)) == (BranchStatus.START, BranchStatus.LEFT_WINDOW)
         # against the numpy fsolve folds (their residual 1.4e-17); measured 3.9e-16: float64 roundoff, atol 1e-12
@@ -245,7 +245,7 @@ def test_gru_fold_curve_through_a_cusp_checked_in_numpy_and_vmap_equals_a_loop()
 
 
 def test_two_parameter_diagram_renders(curves, tmp_path):
-    from gru_jax._plot_curves import two_parameter_diagram
+    from gru_jax.plot._curves import two_parameter_diagram
 
     b2 = np.linspace(-0.3, -0.05, 6)      # a homoclinic curve beside the Hopf curve (rows need no compile here)
     rows = dict(p=-6 / 25 * b2**2, p2=b2, saddle=np.zeros((6, 2)), lam=np.zeros((6, 2)), saddle_quantity=np.zeros(6),

@@ -3,6 +3,8 @@ of model.md), first Lyapunov coefficients, statuses, vmap = loop, no recompiles,
 
 Fields are module-level functions whose params carry every constant, so each shape compiles once."""
 
+from types import SimpleNamespace
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -12,8 +14,8 @@ from scipy.optimize import brentq, minimize_scalar
 
 import gru_jax as gj
 from gru_jax.continuation import (Branch, BranchStatus, LocateStatus, Param, Problem, Settings, SpecialKind,
-                                  bialternate, continuation, continuation_both, critical_pair, first_lyapunov,
-                                  hopf_vectors, init, step)
+                                  bialternate, continue_equilibria, continue_equilibria_both, critical_pair,
+                                  first_lyapunov, hopf_vectors, init, step)
 from gru_jax.continuation._continuation import COMPILER_OPTIONS
 
 TRACES = {"normal_form": 0}
@@ -96,8 +98,8 @@ def specials(branch: Branch, kind: SpecialKind):
 
 @pytest.mark.slow
 def test_saddle_node_fold_located_and_branch_turns():
-    b = continuation(saddle_node(1.0), Param("mu"), jnp.array([1.0, 0.0]), f=normal_form, direction=-1,
-                     p_min=-1.0, p_max=2.0, ds=0.05, ds_max=0.2)
+    b = continue_equilibria(saddle_node(1.0), Param("mu"), jnp.array([1.0, 0.0]), f=normal_form, direction=-1,
+                            window=(-1.0, 2.0), ds=0.05, ds_max=0.2)
     t = b.trim()
     p_fold, h_fold, sp, idx = specials(b, SpecialKind.FOLD)
     # closed forms; measured errors 0 (fold), 2.2e-16 (branch), 4.4e-16 (row residuals), 0 (neutral saddle):
@@ -123,7 +125,8 @@ def test_saddle_node_fold_located_and_branch_turns():
 
 
 def test_pitchfork_branch_point_on_the_trivial_branch():
-    b = continuation(pitchfork(-1.0), Param("mu"), jnp.zeros(2), f=normal_form, p_max=0.8, ds=0.05, ds_max=0.2)
+    b = continue_equilibria(pitchfork(-1.0), Param("mu"), jnp.zeros(2), f=normal_form, window=(-np.inf, 0.8), ds=0.05,
+                            ds_max=0.2)
     p_bp, h_bp, sp, idx = specials(b, SpecialKind.BRANCH_POINT)
     assert b.special.labels() == ["branch point"]
     assert abs(p_bp[0]) < 1e-12 and int(sp.located[0]) == LocateStatus.CONVERGED      # closed form 0; measured 0
@@ -133,10 +136,10 @@ def test_pitchfork_branch_point_on_the_trivial_branch():
 
 
 def test_natural_parameter_continuation_stops_at_the_fold():
-    continuation(saddle_node(1.0), Param("mu"), jnp.array([1.0, 0.0]), f=normal_form)     # compiled once for both
+    continue_equilibria(saddle_node(1.0), Param("mu"), jnp.array([1.0, 0.0]), f=normal_form)   # compiled once for both
     before = TRACES["normal_form"]
-    b = continuation(saddle_node(1.0), Param("mu"), jnp.array([1.0, 0.0]), f=normal_form, method="natural",
-                     direction=-1, p_min=-1.0, p_max=2.0, ds=0.05, ds_max=0.2)
+    b = continue_equilibria(saddle_node(1.0), Param("mu"), jnp.array([1.0, 0.0]), f=normal_form, method="natural",
+                            direction=-1, window=(-1.0, 2.0), ds=0.05, ds_max=0.2)
     t = b.trim()
     p, x = np.asarray(t.p), np.asarray(t.h)[:, 0]
     np.testing.assert_allclose(x, np.sqrt(p), atol=1e-10)
@@ -147,8 +150,8 @@ def test_natural_parameter_continuation_stops_at_the_fold():
 
 def test_step_from_python_gives_the_driver_points():
     params, settings = saddle_node(0.5), Settings(ds=0.1, ds_max=0.3, p_min=-1.0, p_max=1.0)
-    b = continuation(params, Param("mu"), jnp.array([0.7, 0.1]), f=normal_form, direction=-1, ds=0.1, ds_max=0.3,
-                     p_min=-1.0, p_max=1.0)
+    b = continue_equilibria(params, Param("mu"), jnp.array([0.7, 0.1]), f=normal_form, direction=-1, ds=0.1, ds_max=0.3,
+                            window=(-1.0, 1.0))
     problem = Problem(normal_form, params, Param("mu"))
     state = eqx.filter_jit(init)(problem, jnp.array([0.7, 0.1]), settings, -1.0)
     do_step = eqx.filter_jit(step)
@@ -167,8 +170,8 @@ def test_step_from_python_gives_the_driver_points():
 
 def test_failed_corrector_ends_the_branch_with_a_status():
     # the field is NaN for p > 0.5: the branch must stop there with NONFINITE, keeping only finite rows
-    b = continuation(saddle_node(0.1, cut=0.5), Param("mu"), jnp.array([np.sqrt(0.1), 0.0]), f=normal_form,
-                     p_min=-1.0, p_max=2.0, ds=0.05, ds_max=0.2)
+    b = continue_equilibria(saddle_node(0.1, cut=0.5), Param("mu"), jnp.array([np.sqrt(0.1), 0.0]), f=normal_form,
+                            window=(-1.0, 2.0), ds=0.05, ds_max=0.2)
     t = b.trim()
     assert int(b.status[1]) == BranchStatus.NONFINITE and "non-finite" in b.messages()[1]
     assert int(b.count) > 3 and np.all(np.isfinite(np.asarray(t.h))) and np.all(np.isfinite(np.asarray(t.tangent)))
@@ -177,11 +180,11 @@ def test_failed_corrector_ends_the_branch_with_a_status():
 
 
 def test_changing_steps_tolerances_window_and_values_does_not_recompile():
-    kwargs = dict(f=normal_form, direction=-1, p_min=-1.0, p_max=2.0, ds=0.05, ds_max=0.2)
-    continuation(saddle_node(1.0), Param("mu"), jnp.array([1.0, 0.0]), **kwargs)
+    kwargs = dict(f=normal_form, direction=-1, window=(-1.0, 2.0), ds=0.05, ds_max=0.2)
+    continue_equilibria(saddle_node(1.0), Param("mu"), jnp.array([1.0, 0.0]), **kwargs)
     before = TRACES["normal_form"]
-    kwargs.update(ds=0.02, ds_min=1e-7, ds_max=0.1, tol=1e-11, max_newton=7, grow=1.3, p_min=-0.5, p_max=3.0)
-    b = continuation(saddle_node(1.2, shift=0.1), Param("mu"), jnp.array([1.0, 0.0]), **kwargs)
+    kwargs.update(ds=0.02, ds_min=1e-7, ds_max=0.1, tol=1e-11, max_newton=7, grow=1.3, window=(-0.5, 3.0))
+    b = continue_equilibria(saddle_node(1.2, shift=0.1), Param("mu"), jnp.array([1.0, 0.0]), **kwargs)
     assert TRACES["normal_form"] == before
     p_fold, *_ = specials(b, SpecialKind.FOLD)
     np.testing.assert_allclose(p_fold, [-0.1], atol=1e-10)          # the new values were used
@@ -191,7 +194,7 @@ def test_changing_steps_tolerances_window_and_values_does_not_recompile():
 @pytest.mark.parametrize("bad, message", [
     (dict(ds=-0.1), "ds: must be > 0"),
     (dict(ds=0.5, ds_max=0.1), "ds_min <= ds <= ds_max"),
-    (dict(p_min=1.0, p_max=0.0), "p_min: must be < p_max"),
+    (dict(window=(1.0, 0.0)), "window: each pair must satisfy lo < hi"),
     (dict(direction=2), "direction: must be \\+1 or -1"),
     (dict(tol=0.0), "tol: must be > 0"),
     (dict(max_newton=2.5), "max_newton: must be an integer"),
@@ -201,27 +204,27 @@ def test_changing_steps_tolerances_window_and_values_does_not_recompile():
     (dict(param=Param("q")), "no key 'q'"),
     (dict(param=Param("k")), "give exactly 1 index"),
     (dict(param=Param("A", 0, 2)), "index 2 is out of range for axis 1"),
-    (dict(p_min=2.0, p_max=3.0), "outside the window"),
+    (dict(window=(2.0, 3.0)), "outside the window"),
     (dict(ds=np.ones(2)), "ds: expected a scalar"),
-    (dict(h0=np.zeros((1, 2))), "h0: expected one start state"),
-    (dict(h0=np.array([np.nan, 0.0])), "h0: 1 non-finite"),
+    (dict(start=np.zeros((1, 2))), "start: expected one state"),
+    (dict(start=np.array([np.nan, 0.0])), "start: 1 non-finite"),
 ])
 def test_bad_input_raises_before_compiling(bad, message):
-    args = dict(param=Param("mu"), h0=np.array([1.0, 0.0]), f=normal_form)
+    args = dict(param=Param("mu"), start=np.array([1.0, 0.0]), f=normal_form)
     args.update(bad)
     before = TRACES["normal_form"]
     with pytest.raises(ValueError, match=message):
-        continuation(saddle_node(1.0), args.pop("param"), args.pop("h0"), **args)
+        continue_equilibria(saddle_node(1.0), args.pop("param"), args.pop("start"), **args)
     assert TRACES["normal_form"] == before
 
 
 def test_bad_state_shape_for_a_model_raises():
-    with pytest.raises(ValueError, match=r"h0: expected shape \(2,\)"):
-        continuation(gj.GRUParams.zeros(2), Param("bh", 0), np.zeros(3))
+    with pytest.raises(ValueError, match=r"start: expected shape \(2,\)"):
+        continue_equilibria(gj.GRUParams.zeros(2), Param("bh", 0), np.zeros(3))
     with pytest.raises(ValueError, match=r"params holds a batch \(4,\)"):
-        continuation(gj.GRUParams.random(jax.random.key(0), 2, batch=(4,)), Param("bh", 0), np.zeros(2))
+        continue_equilibria(gj.GRUParams.random(jax.random.key(0), 2, batch=(4,)), Param("bh", 0), np.zeros(2))
     with pytest.raises(ValueError, match="must return shape"):
-        continuation(jnp.asarray(0.0), Param(), np.zeros(2), f=lambda h, s: jnp.sum(h))
+        continue_equilibria(jnp.asarray(0.0), Param(), np.zeros(2), f=lambda h, s: jnp.sum(h))
 
 
 @pytest.mark.slow
@@ -229,8 +232,8 @@ def test_fold_and_hopf_locations_are_differentiable():
     # implicit-function gradients of (p, omega, l1) of the first special point, in one jitted reverse pass
     @jax.jit
     def first_special(params, h0, direction):
-        b = continuation(params, Param("mu"), h0, f=normal_form, direction=direction, p_min=-1.0, p_max=2.0,
-                         ds=0.05, ds_max=0.2)
+        b = continue_equilibria(params, Param("mu"), h0, f=normal_form, direction=direction, window=(-1.0, 2.0),
+                                ds=0.05, ds_max=0.2)
         return jnp.stack([b.special.p[0], b.special.omega[0], b.special.l1[0]])
 
     jac = jax.jit(jax.jacrev(first_special), compiler_options=COMPILER_OPTIONS)
@@ -253,8 +256,8 @@ def test_fold_and_hopf_locations_are_differentiable():
 def test_stuart_landau_hopf_and_first_lyapunov_coefficient(omega, c):
     # dz/dt = (mu + i omega) z + c |z|^2 z: Hopf at mu = 0 with frequency omega and l1 = 2 Re(c)/omega in Kuznetsov's
     # and MatCont's normalisation <q, q> = 1 (model.md §3)
-    b = continuation(stuart_landau(-0.5, omega, c), Param("mu"), jnp.zeros(2), f=normal_form, p_max=0.5, ds=0.05,
-                     ds_max=0.2)
+    b = continue_equilibria(stuart_landau(-0.5, omega, c), Param("mu"), jnp.zeros(2), f=normal_form,
+                            window=(-np.inf, 0.5), ds=0.05, ds_max=0.2)
     p_h, h_h, sp, idx = specials(b, SpecialKind.HOPF)
     assert b.special.labels() == ["Hopf"] and int(sp.located[0]) == LocateStatus.CONVERGED
     assert abs(p_h[0]) < 1e-12 and np.max(np.abs(h_h[0])) < 1e-12
@@ -267,7 +270,8 @@ def test_stuart_landau_hopf_and_first_lyapunov_coefficient(omega, c):
 def test_neutral_saddle_is_not_reported_as_hopf():
     # eigenvalues mu + 1 and mu - 1: the Hopf test (trace) vanishes at mu = 0, where they are +1 and -1
     params = normal_form_params(-0.5, A=np.diag([1.0, -1.0]), B=np.eye(2), c=-1.0)
-    b = continuation(params, Param("mu"), jnp.zeros(2), f=normal_form, p_max=0.5, ds=0.05, ds_max=0.2)
+    b = continue_equilibria(params, Param("mu"), jnp.zeros(2), f=normal_form, window=(-np.inf, 0.5), ds=0.05,
+                            ds_max=0.2)
     assert b.special.labels() == ["neutral saddle"]
     assert abs(float(b.special.p[0])) < 1e-12 and np.isnan(float(b.special.omega[0]))
     assert int(b.special.n_unstable[0]) == 1
@@ -327,7 +331,8 @@ def gru1_params(s, a, b):
 
 
 def test_scalar_gru_pitchfork_at_one_over_r():
-    b = continuation(gru1_params(0.5, (0.0, 1.0), (0.0, 0.0)), Param("s"), jnp.zeros(1), f=gru1, p_max=4.0, ds=0.1)
+    b = continue_equilibria(gru1_params(0.5, (0.0, 1.0), (0.0, 0.0)), Param("s"), jnp.zeros(1), f=gru1,
+                            window=(-np.inf, 4.0), ds=0.1)
     p_bp, *_ = specials(b, SpecialKind.BRANCH_POINT)
     assert b.special.labels() == ["branch point"]
     np.testing.assert_allclose(p_bp, [1 / R], atol=1e-12)                    # closed form; measured 0
@@ -335,8 +340,8 @@ def test_scalar_gru_pitchfork_at_one_over_r():
 
 def test_scalar_gru_folds_in_the_candidate_bias():
     u = 2.0                                  # effective gain r * Uh; reset-before: Uh = u / r
-    b = continuation(gru1_params(0.0, (u / R, 0.0), (0.0, 1.0)), Param("s"), jnp.array([0.95]), f=gru1,
-                     direction=-1, p_min=-1.0, p_max=1.0, ds=0.05, ds_max=0.2)
+    b = continue_equilibria(gru1_params(0.0, (u / R, 0.0), (0.0, 1.0)), Param("s"), jnp.array([0.95]), f=gru1,
+                            direction=-1, window=(-1.0, 1.0), ds=0.05, ds_max=0.2)
     p_fold, h_fold, sp, idx = specials(b, SpecialKind.FOLD)
     h_f = np.sqrt(1 - 1 / u)
     b_f = np.arctanh(h_f) - u * h_f
@@ -353,7 +358,7 @@ def test_scalar_gru_folds_in_the_candidate_bias():
 def test_gru_branch_point_when_one_gain_crosses_one_over_r():
     # Uh = diag(s, 0.7): only the first eigenvalue (1 - z)(r s - 1) crosses zero, at s = 1/r
     q = gru2_params(0.5, D0=np.diag([0.0, 0.7]), D1=np.diag([1.0, 0.0]), bz=BZ, br=BR)
-    b = continuation(q, Param("s"), jnp.zeros(2), f=gru2, p_max=4.0, ds=0.1)
+    b = continue_equilibria(q, Param("s"), jnp.zeros(2), f=gru2, window=(-np.inf, 4.0), ds=0.1)
     p_bp, *_ = specials(b, SpecialKind.BRANCH_POINT)
     assert b.special.labels() == ["branch point"]
     np.testing.assert_allclose(p_bp, [1 / R], atol=1e-12)                    # closed form; measured 0
@@ -366,7 +371,7 @@ def test_gru_uniform_gain_is_a_corank_two_crossing_seen_by_stability_only():
     # (trace) does vanish there, but the pair is not a rotation (not Hopf), and the augmented system is
     # singular at a double zero, so the point comes back with a failed location status
     q = gru2_params(0.5, g=(0.0, 1.0), bz=BZ, br=BR)
-    b = continuation(q, Param("s"), jnp.zeros(2), f=gru2, p_max=4.0, ds=0.1)
+    b = continue_equilibria(q, Param("s"), jnp.zeros(2), f=gru2, window=(-np.inf, 4.0), ds=0.1)
     t = b.trim()
     np.testing.assert_array_equal(np.asarray(t.n_unstable), 2 * (np.asarray(t.p) > 1 / R))
     assert b.special.labels() == ["neutral saddle"] and int(b.special.located[0]) != LocateStatus.CONVERGED
@@ -375,7 +380,7 @@ def test_gru_uniform_gain_is_a_corank_two_crossing_seen_by_stability_only():
 def test_gru_rotation_gain_hopf_point_and_frequency():
     phi = 0.6
     q = gru2_params(0.5, g=(0.0, 1.0), t=(phi, 0.0), bz=BZ, br=BR)
-    b = continuation(q, Param("s"), jnp.zeros(2), f=gru2, p_max=4.0, ds=0.1)
+    b = continue_equilibria(q, Param("s"), jnp.zeros(2), f=gru2, window=(-np.inf, 4.0), ds=0.1)
     p_h, _, sp, idx = specials(b, SpecialKind.HOPF)
     s_star = 1 / (R * np.cos(phi))
     # closed forms (model.md §2.5); measured errors 4e-16 and 1e-16: atol 1e-12 is float64 roundoff with margin
@@ -396,8 +401,9 @@ def rotation_l1(phi):
 
 
 def test_rotation_family_hopf_is_supercritical_at_arccos_two_thirds():
-    b = continuation(gru2_params(0.0, g=(3.0, 0.0), t=(0.0, 1.0)), Param("s"), jnp.zeros(2), f=gru2, p_max=1.5,
-                     ds=0.1)
+    b = continue_equilibria(gru2_params(0.0, g=(3.0, 0.0), t=(0.0, 1.0)), Param("s"), jnp.zeros(2), f=gru2,
+                            window=(-np.inf, 1.5),
+                            ds=0.1)
     p_h, _, sp, idx = specials(b, SpecialKind.HOPF)
     np.testing.assert_allclose(p_h, [np.arccos(2 / 3)], atol=1e-12)       # closed form; measured error 0
     # z = 1/2, Jacobian (1.5 R(a) - I)/2 at the origin: omega = 0.75 sin(a_H) = sqrt(5)/4 (measured error 1e-16)
@@ -428,8 +434,8 @@ def test_rotation_family_saddle_node_loop_of_the_snic():
     # from the stable node at alpha = 0 the branch folds at ±alpha_SN, alternating node and saddle, and closes
     # after the four saddle-node pairs (eight folds)
     h_star = 0.8585596
-    b = continuation(gru2_params(0.0, g=(3.0, 0.0), t=(0.0, 1.0)), Param("s"), jnp.array([h_star, h_star]),
-                     f=gru2, p_min=-0.3, p_max=0.3, ds=0.02)
+    b = continue_equilibria(gru2_params(0.0, g=(3.0, 0.0), t=(0.0, 1.0)), Param("s"), jnp.array([h_star, h_star]),
+                            f=gru2, window=(-0.3, 0.3), ds=0.02)
     p_fold, h_fold, sp, _ = specials(b, SpecialKind.FOLD)
     alpha_sn = snic_reference()
     # the stored value (this scipy computation, 0.14782207067906653; model.md ~0.1478) at its 12 digits
@@ -443,8 +449,8 @@ def test_rotation_family_saddle_node_loop_of_the_snic():
 def test_both_directions_are_joined_in_order():
     phi = 0.6
     q = gru2_params(2.0, g=(0.0, 1.0), t=(phi, 0.0), bz=BZ, br=BR)
-    one = continuation(q, Param("s"), jnp.zeros(2), f=gru2, p_min=0.5, p_max=4.0, ds=0.1)
-    b = continuation_both(q, Param("s"), jnp.zeros(2), f=gru2, p_min=0.5, p_max=4.0, ds=0.1)
+    one = continue_equilibria(q, Param("s"), jnp.zeros(2), f=gru2, window=(0.5, 4.0), ds=0.1)
+    b = continue_equilibria_both(q, Param("s"), jnp.zeros(2), f=gru2, window=(0.5, 4.0), ds=0.1)
     t = b.trim()
     p = np.asarray(t.p)
     assert p[0] == 0.5 and p[-1] == 4.0 and np.all(np.diff(p) > 0)
@@ -462,7 +468,7 @@ def test_both_directions_are_joined_in_order():
 # ---- a random 3-D GRU -----------------------------------------------------------------------------------------
 
 GRU3 = gj.GRUParams.random(jax.random.key(4), 3, scale=4.0)
-GRU3_OPTS = dict(p_min=-3.0, p_max=3.0, ds=0.05, ds_max=0.2)
+GRU3_OPTS = dict(window=(-3.0, 3.0), ds=0.05, ds_max=0.2)
 GRU3_START = jnp.array([-0.9885, -1.0, 0.9998])     # near its first equilibrium (find_fixed_points); init refines
 
 
@@ -482,7 +488,7 @@ def numpy_jacobian(params, h):
 
 @pytest.mark.slow
 def test_random_gru_folds_satisfy_the_fold_conditions():
-    b = continuation(GRU3, Param("bh", 0), GRU3_START, **GRU3_OPTS)
+    b = continue_equilibria(GRU3, Param("bh", 0), GRU3_START, **GRU3_OPTS)
     p_fold, h_fold, sp, idx = specials(b, SpecialKind.FOLD)
     assert len(p_fold) >= 1 and np.all(np.asarray(sp.located)[idx] == LocateStatus.CONVERGED)
     for p, h in zip(p_fold, h_fold):
@@ -500,7 +506,7 @@ def test_vmap_over_parameters_and_start_points_equals_a_loop():
     values = jnp.linspace(-0.12, 0.12, 8)
     batch = jax.vmap(lambda v: gru2_params(0.0, g=(3.0, 0.0), t=(0.0, 1.0), bh=jnp.array([0.0, v])))(values)
     h0 = jnp.array([0.86, 0.86]) + jnp.outer(values, jnp.array([0.1, -0.2]))     # distinct start guesses
-    run = lambda q, h: continuation(q, Param("s"), h, f=gru2, p_min=-0.3, p_max=0.3, ds=0.02)
+    run = lambda q, h: continue_equilibria(q, Param("s"), h, f=gru2, window=(-0.3, 0.3), ds=0.02)
     batched = jax.vmap(run)(batch, h0)
     assert np.unique(np.asarray(batched.count)).size > 1            # the batch members really differ
     for i in range(len(values)):
@@ -541,17 +547,17 @@ def test_reverse_mode_gradient_of_a_loss_over_branch_points(method):
     # each row moves with the weights inside its own hyperplane (normal to its tangent; p fixed for natural):
     # jax.grad of a loss over all rows against central differences of those rows, solved independently in numpy
     # natural continuation stops within ~1e-6 of the fold at 1.18017, where central differences are useless
-    opts = dict(p_min=-3.0, p_max=3.0 if method == "palc" else 1.1, ds=0.05, ds_max=0.1, max_points=40,
+    opts = dict(window=(-3.0, 3.0 if method == "palc" else 1.1), ds=0.05, ds_max=0.1, max_points=40,
                 method=method)
     weights = jnp.asarray(np.random.default_rng(3).normal(size=(40, 3)))
 
     def loss(params):
-        b = continuation(params, Param("bh", 0), GRU3_START, **opts)
+        b = continue_equilibria(params, Param("bh", 0), GRU3_START, **opts)
         rows = jnp.concatenate([b.h, b.p[:, None]], axis=1)
         return jnp.sum(jnp.where(jnp.isfinite(rows), rows * weights[:, :1] + rows**2 * weights[:, 1:2], 0.0))
 
     grad = jax.grad(loss)(GRU3)
-    b = continuation(GRU3, Param("bh", 0), GRU3_START, **opts)
+    b = continue_equilibria(GRU3, Param("bh", 0), GRU3_START, **opts)
     k = int(b.count)
     assert k > 8
     rows = np.column_stack([np.asarray(b.h[:k]), np.asarray(b.p[:k])])
@@ -581,8 +587,8 @@ def test_locate_hopf_from_a_guess_with_gradients():
     # rotation gain s R(phi) with gate biases: Hopf at s* = 1/(r cos phi), omega = (1-z) r s* sin phi (closed form)
     from gru_jax.continuation import locate_hopf
     phi = 0.6
-    q = gru2_params(0.5, g=(0.0, 1.0), t=(phi, 0.0), bz=BZ, br=BR)
-    point = locate_hopf(q, Param("s"), (jnp.array([0.01, -0.02]), 2.0), f=gru2)
+    q = gru2_params(2.0, g=(0.0, 1.0), t=(phi, 0.0), bz=BZ, br=BR)      # the guess s = 2 in the params
+    point = locate_hopf(q, Param("s"), jnp.array([0.01, -0.02]), f=gru2)
     s_star = 1 / (R * np.cos(phi))
     assert int(point.located) == LocateStatus.CONVERGED and int(point.kind) == SpecialKind.HOPF
     # closed forms; measured errors 0: atol 1e-12 is float64 roundoff with margin
@@ -591,11 +597,11 @@ def test_locate_hopf_from_a_guess_with_gradients():
     np.testing.assert_allclose(float(point.l1), rotation_l1(phi), atol=1e-12)      # measured error 1e-16
     assert "Hopf" in repr(point)
     # d s*/d t0 = s* tan(phi); d s*/d br = -s* (1 - r) (from r' = r (1 - r)); measured relative errors 0
-    grad = jax.grad(lambda c: locate_hopf(c, Param("s"), (jnp.zeros(2), 2.0), f=gru2).param)(q)
+    grad = jax.grad(lambda c: locate_hopf(c, Param("s"), jnp.zeros(2), f=gru2).param)(q)
     np.testing.assert_allclose(float(grad["t0"]), s_star * np.tan(phi), rtol=1e-12)
     np.testing.assert_allclose(float(grad["br"]), -s_star * (1 - R), rtol=1e-12)
-    l1 = lambda c: float(locate_hopf(c, Param("s"), (jnp.zeros(2), 2.0), f=gru2).l1)
-    dl1 = jax.grad(lambda c: locate_hopf(c, Param("s"), (jnp.zeros(2), 2.0), f=gru2).l1)(q)
+    l1 = lambda c: float(locate_hopf(c, Param("s"), jnp.zeros(2), f=gru2).l1)
+    dl1 = jax.grad(lambda c: locate_hopf(c, Param("s"), jnp.zeros(2), f=gru2).l1)(q)
     # l1 = -1/sin(2 t0) (rotation_l1) does not depend on bz (z only rescales time) nor on br (s* r = 1/cos t0 is
     # fixed): both derivatives are exactly zero, computed as 1.1e-16 (roundoff), so they are compared with atol, never
     # rtol; 1e-12 is float64 roundoff of an O(1) quantity with margin
@@ -612,38 +618,40 @@ def test_locate_fold_vmaps_and_rejects_bad_guesses():
     from gru_jax.continuation import locate_fold
     # dx/dt = k0 mu - x^2 + k3: fold at mu = -k3/k0 for each shift
     shifts = jnp.array([0.1, 0.3, -0.2])
-    batch = jax.vmap(lambda s: saddle_node(0.0, shift=s))(shifts)
-    points = jax.vmap(lambda c: locate_fold(c, Param("mu"), (jnp.array([0.2, 0.1]), 0.5), f=normal_form))(batch)
+    batch = jax.vmap(lambda s: saddle_node(0.5, shift=s))(shifts)      # the guess mu = 0.5 in the params
+    points = jax.vmap(lambda c: locate_fold(c, Param("mu"), jnp.array([0.2, 0.1]), f=normal_form))(batch)
     np.testing.assert_allclose(np.asarray(points.p), -np.asarray(shifts), atol=1e-12)
     np.testing.assert_array_equal(np.asarray(points.located), LocateStatus.CONVERGED)
-    with pytest.raises(ValueError, match="guess"):
-        locate_fold(saddle_node(0.0), Param("mu"), (jnp.zeros(2), jnp.zeros(2)), f=normal_form)
-    with pytest.raises(ValueError, match="h0"):
-        locate_fold(saddle_node(0.0), Param("mu"), (jnp.zeros(3), 0.0), f=normal_form)
+    with pytest.raises(ValueError, match="start: expected one state"):
+        locate_fold(saddle_node(0.0), Param("mu"), jnp.zeros((2, 2)), f=normal_form)
+    with pytest.raises(ValueError, match="start"):
+        locate_fold(saddle_node(0.0), Param("mu"), jnp.zeros(3), f=normal_form)
+    with pytest.raises(ValueError, match=r"start: expected a scalar \.p"):
+        locate_fold(saddle_node(0.0), Param("mu"), SimpleNamespace(h=jnp.zeros(2), p=jnp.zeros(2)), f=normal_form)
 
 
 @pytest.mark.slow
 def test_hopf_detection_can_be_switched_off_for_large_systems():
     # detect_hopf=False skips the (d^2/2)^3 bialternate test: no Hopf point, but n_unstable still jumps by 2
-    b = continuation(stuart_landau(-0.5, 1.0, -1.0), Param("mu"), jnp.zeros(2), f=normal_form, p_max=0.5, ds=0.05,
-                     ds_max=0.2, detect_hopf=False)
+    b = continue_equilibria(stuart_landau(-0.5, 1.0, -1.0), Param("mu"), jnp.zeros(2), f=normal_form,
+                            window=(-np.inf, 0.5), ds=0.05, ds_max=0.2, detect_hopf=False)
     assert int(b.special.count) == 0 and np.all(np.asarray(b.trim().tests)[:, SpecialKind.HOPF] == 1.0)
     np.testing.assert_array_equal(np.asarray(b.trim().n_unstable), 2 * (np.asarray(b.trim().p) > 0))
     # folds are still detected and located (without the bialternate product in the augmented system)
-    b = continuation(saddle_node(1.0, shift=0.3), Param("mu"), jnp.array([np.sqrt(1.3), 0.0]), f=normal_form,
-                     direction=-1, p_min=-1.0, p_max=2.0, ds=0.05, ds_max=0.2, detect_hopf=False)
+    b = continue_equilibria(saddle_node(1.0, shift=0.3), Param("mu"), jnp.array([np.sqrt(1.3), 0.0]), f=normal_form,
+                            direction=-1, window=(-1.0, 2.0), ds=0.05, ds_max=0.2, detect_hopf=False)
     assert b.special.labels() == ["fold"] and int(b.special.located[0]) == LocateStatus.CONVERGED
     np.testing.assert_allclose(float(b.special.p[0]), -0.3, atol=1e-12)
     with pytest.raises(ValueError, match="detect_hopf"):
-        continuation(stuart_landau(-0.5, 1.0, -1.0), Param("mu"), jnp.zeros(2), f=normal_form, detect_hopf=1)
+        continue_equilibria(stuart_landau(-0.5, 1.0, -1.0), Param("mu"), jnp.zeros(2), f=normal_form, detect_hopf=1)
 
 
 @pytest.mark.slow
 def test_special_points_inside_one_step_are_listed_in_branch_order():
     # a Hopf point 4.6e-4 before a fold (in bh[0]), both inside one step of ds_max = 0.05 (found by tests/test_auto.py)
     p = Param("bh", 0).set(gj.GRUParams.random(jax.random.key(0), 2, scale=4.0, bias_scale=1.0), -4.0)
-    b = continuation(p, Param("bh", 0), jnp.array([-0.9996, 0.9953]), p_min=-4.0, p_max=4.0, ds_max=0.05,
-                     max_points=400)
+    b = continue_equilibria(p, Param("bh", 0), jnp.array([-0.9996, 0.9953]), window=(-4.0, 4.0), ds_max=0.05,
+                            max_points=400)
     sp = b.special.trim()
     assert b.special.labels() == ["Hopf", "fold", "fold", "Hopf"]
     assert int(sp.interval[0, 0]) == int(sp.interval[1, 0])                  # the same step

@@ -17,7 +17,7 @@ from scipy.optimize import brentq
 import gru_jax as gj
 from conftest import ALPHA_SN, ROTATION_PERIODS
 from gru_jax.continuation._param import Param
-from gru_jax.continuation._status import LocateStatus
+from gru_jax.core._status import LocateStatus
 from gru_jax.periodic._cycle_branch import CycleKind, CycleStatus
 from gru_jax.periodic._continue import continue_cycles
 
@@ -112,18 +112,18 @@ def twisted(h, c):
 def sl_branch():
     w = 1.3
     params = stuart_landau(w, mu=-0.1)
-    hopf = gj.locate_hopf(params, MU, (jnp.array([0.01, 0.0]), -0.05), f=planar)
-    return w, hopf, continue_cycles(params, MU, from_hopf=hopf, f=planar, ds=0.05, ds_max=0.2, window=(-1.0, 0.5),
+    hopf = gj.locate_hopf(MU.set(params, -0.05), MU, jnp.array([0.01, 0.0]), f=planar)     # from mu = -0.05
+    return w, hopf, continue_cycles(params, MU, hopf, f=planar, ds=0.05, ds_max=0.2, window=(-1.0, 0.5),
                                     **PLANAR)
 
 
 @pytest.fixture(scope="module")
 def rotation():
     params = {"alpha": jnp.asarray(0.84)}
-    hopf = gj.locate_hopf(params, Param("alpha"), (jnp.zeros(2), 0.84), f=rotation_gru)
-    run = lambda window, period_max=np.inf: continue_cycles(
-        params, Param("alpha"), from_hopf=hopf, f=rotation_gru, n_segments=10, ds=0.02, ds_max=3.0, window=window,
-        period_max=period_max, max_points=160, max_special=2)
+    hopf = gj.locate_hopf(params, Param("alpha"), jnp.zeros(2), f=rotation_gru)
+    run = lambda window, max_period=np.inf: continue_cycles(
+        params, Param("alpha"), hopf, f=rotation_gru, n_segments=10, ds=0.02, ds_max=3.0, window=window,
+        max_period=max_period, max_points=160, max_special=2)
     return hopf, run
 
 
@@ -165,7 +165,7 @@ def test_stuart_landau_from_hopf_matches_closed_forms(sl_branch):
 def test_family_from_one_hopf_point_ends_at_the_other():
     """With ``a = μ - μ²`` the cycles born at μ = 0 shrink back onto the origin at the second Hopf point μ = 1."""
     w = 1.3
-    branch = continue_cycles(stuart_landau(w, quadratic=True), MU, from_hopf=Hopf(jnp.zeros(2), jnp.asarray(0.0)),
+    branch = continue_cycles(stuart_landau(w, quadratic=True), MU, Hopf(jnp.zeros(2), jnp.asarray(0.0)),
                              f=planar, ds=0.05, ds_max=0.2, window=(-1.0, 2.0), **PLANAR)
     b = branch.trim()
     mu = np.asarray(b.p)
@@ -183,7 +183,7 @@ def test_family_from_one_hopf_point_ends_at_the_other():
 def test_bautin_fold_of_cycles_located():
     b2 = 1.0
     params = bautin(b2)
-    branch = continue_cycles(params, MU, from_hopf=Hopf(jnp.zeros(2), jnp.asarray(0.0)), f=planar, ds=0.05,
+    branch = continue_cycles(params, MU, Hopf(jnp.zeros(2), jnp.asarray(0.0)), f=planar, ds=0.05,
                              ds_max=0.2, window=(-1.0, 1.0), **PLANAR)
     b = branch.trim()
     p, amp2 = np.asarray(b.p), np.asarray(b.amplitude) ** 2
@@ -235,8 +235,8 @@ def scipy_homoclinic_b1(b2):
 @pytest.mark.slow
 def test_bogdanov_takens_family_ends_at_a_saddle_loop():
     b2 = -0.5
-    branch = continue_cycles(bogdanov_takens(b2), MU, from_hopf=Hopf(jnp.zeros(2), jnp.asarray(0.0)), f=planar,
-                             ds=0.02, ds_max=2.0, window=(-1.0, 1.0), period_max=60.0, **PLANAR)
+    branch = continue_cycles(bogdanov_takens(b2), MU, Hopf(jnp.zeros(2), jnp.asarray(0.0)), f=planar,
+                             ds=0.02, ds_max=2.0, window=(-1.0, 1.0), max_period=60.0, **PLANAR)
     assert branch.end == "homoclinic (saddle-loop)", repr(branch)
     assert int(branch.status) == CycleStatus.HOMOCLINIC
     e = branch.family_end
@@ -283,8 +283,8 @@ def test_rotation_gru_family_ends_in_a_snic(rotation):
     # the settings of the README example and of benchmarks/cycles.py (ds_max 50: near the end the period dominates the
     # arclength), to period 3000, where benchmarks/README.md claims the extrapolated end within 1.0e-8 of the fold
     hopf, _ = rotation
-    branch = continue_cycles({"alpha": jnp.asarray(0.84)}, Param("alpha"), from_hopf=hopf, f=rotation_gru,
-                             window=(0.1, 1.0), period_max=3000.0, ds_max=50.0)
+    branch = continue_cycles({"alpha": jnp.asarray(0.84)}, Param("alpha"), hopf, f=rotation_gru,
+                             window=(0.1, 1.0), max_period=3000.0, ds_max=50.0)
     assert branch.end == "SNIC", repr(branch)
     e = branch.family_end
     assert not np.any(np.isfinite(np.asarray(e.equilibrium)))        # no equilibrium on the orbit: the ghost
@@ -299,9 +299,9 @@ def test_rotation_gru_family_ends_in_a_snic(rotation):
 def test_no_recompile_when_numbers_change():
     params = stuart_landau(1.3, mu=-0.1)
     counts = []
-    for ds, window, period_max in ((0.05, (-1.0, 0.5), np.inf), (0.04, (-2.0, 0.3), 50.0)):
-        continue_cycles(params, MU, from_hopf=Hopf(jnp.zeros(2), jnp.asarray(0.0)), f=planar, ds=ds, ds_max=0.2,
-                        window=window, period_max=period_max, **PLANAR)
+    for ds, window, max_period in ((0.05, (-1.0, 0.5), np.inf), (0.04, (-2.0, 0.3), 50.0)):
+        continue_cycles(params, MU, Hopf(jnp.zeros(2), jnp.asarray(0.0)), f=planar, ds=ds, ds_max=0.2,
+                        window=window, max_period=max_period, **PLANAR)
         counts.append(TRACES["planar"])
     assert counts[1] == counts[0]
 
@@ -314,7 +314,7 @@ def test_planted_period_doubling_and_neimark_sacker(case):
     pd, beta = (1.0, 0.5) if case == "PD" else (0.0, 0.3)
     params = {"mu": jnp.asarray(-0.2), "pd": jnp.asarray(pd), "beta": jnp.asarray(beta)}
     start = (jnp.array([1.0, 0.0, 0.0, 0.0]), 2 * np.pi) if case == "PD" else Orbit(jnp.eye(4)[:2], 2 * np.pi)
-    branch = continue_cycles(params, MU, from_orbit=start, f=twisted,
+    branch = continue_cycles(params, MU, start, f=twisted,
                              n_segments=4, ds=0.05, ds_max=0.1, window=(-0.2, 0.2), max_points=40, max_special=2)
     b = branch.trim()
     assert branch.end == "left window" and abs(float(b.p[-1]) - 0.2) < 1e-12
@@ -350,7 +350,7 @@ def test_vmap_equals_loop():
     ws = np.array([1.0, 1.3, 2.0])
     params = [stuart_landau(w, mu=0.0) for w in ws]
     stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *params)
-    go = lambda prm: continue_cycles(prm, MU, from_hopf=Hopf(jnp.zeros(2), prm["mu"]), f=planar, ds=0.05,
+    go = lambda prm: continue_cycles(prm, MU, Hopf(jnp.zeros(2), prm["mu"]), f=planar, ds=0.05,
                                      ds_max=0.2, window=(-1.0, 0.3), **PLANAR)
     batch = jax.vmap(go)(stacked)
     assert "batch (3,)" in repr(batch)
@@ -382,22 +382,22 @@ def test_trim_to_numpy_and_messages(sl_branch):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(), "exactly one of"),
-    (dict(from_hopf=Hopf(jnp.zeros(2), jnp.asarray(0.0)), from_orbit=(jnp.ones(2), 1.0)), "exactly one of"),
-    (dict(from_hopf=(jnp.zeros(2), 0.0)), "from_hopf"),
-    (dict(from_orbit=(jnp.ones((2, 2)), 1.0)), "shape"),
-    (dict(from_orbit=(jnp.array([jnp.nan, 0.0]), 1.0)), "non-finite"),
-    (dict(from_orbit=(jnp.ones(2), -1.0)), "period"),
-    (dict(from_orbit=(jnp.ones(3), 1.0)), "must return shape"),
-    (dict(from_orbit=(jnp.ones(2), 1.0), ds=0.9, ds_max=0.5), "ds_min <= ds <= ds_max"),
-    (dict(from_orbit=(jnp.ones(2), 1.0), window=(1.0, -1.0)), "p_min < p_max"),
-    (dict(from_orbit=(jnp.ones(2), 1.0), window=(0.5, 1.0)), "outside"),
-    (dict(from_orbit=(jnp.ones(2), 1.0), n_segments=0), "n_segments"),
-    (dict(from_orbit=(jnp.ones(2), 1.0), direction=2), "direction"),
-    (dict(from_orbit=(jnp.ones(2), 1.0), max_points=1), "max_points"),
+    (dict(start=object()), "start: expected a Hopf point"),
+    (dict(start=Hopf(jnp.zeros(2), jnp.zeros(2))), "start: expected a Hopf point"),
+    (dict(start=(jnp.zeros(2), 0.0)), "start period: must be > 0"),
+    (dict(start=(jnp.ones((2, 2)), 1.0)), "shape"),
+    (dict(start=(jnp.array([jnp.nan, 0.0]), 1.0)), "non-finite"),
+    (dict(start=(jnp.ones(2), -1.0)), "period"),
+    (dict(start=(jnp.ones(3), 1.0)), "must return shape"),
+    (dict(start=(jnp.ones(2), 1.0), ds=0.9, ds_max=0.5), "ds_min <= ds <= ds_max"),
+    (dict(start=(jnp.ones(2), 1.0), window=(1.0, -1.0)), "lo < hi"),
+    (dict(start=(jnp.ones(2), 1.0), window=(0.5, 1.0)), "outside"),
+    (dict(start=(jnp.ones(2), 1.0), n_segments=0), "n_segments"),
+    (dict(start=(jnp.ones(2), 1.0), direction=2), "direction"),
+    (dict(start=(jnp.ones(2), 1.0), max_points=1), "max_points"),
 ])
 def test_bad_input_raises_before_compiling(kwargs, match):
     with pytest.raises(ValueError, match=match):
         continue_cycles(stuart_landau(1.0), MU, f=planar, **kwargs)
     with pytest.raises(ValueError, match="Param"):
-        continue_cycles(stuart_landau(1.0), "mu", f=planar, from_orbit=(jnp.ones(2), 1.0))
+        continue_cycles(stuart_landau(1.0), "mu", (jnp.ones(2), 1.0), f=planar)

@@ -16,7 +16,7 @@ import pytest
 
 import gru_jax as gj
 from conftest import ALPHA_SN
-from gru_jax._plot_diagram import bifurcation_diagram as plot_diagram
+from gru_jax.plot._diagram import bifurcation_diagram as plot_diagram
 from gru_jax.continuation import BranchStatus, LocateStatus, Param, SpecialKind
 from gru_jax.continuation._diagram import Diagram, bifurcation_diagram
 from gru_jax.continuation._switch import SwitchStatus, switch_branch
@@ -71,8 +71,8 @@ def gru_branch_point():
     return params(D0=np.diag([0.0, 0.7]), D1=np.diag([1.0, 0.0]), bz=BZ, br=BR)
 
 
-def diagram(q, span, **kw):
-    return bifurcation_diagram(q, Param("s"), span, f=field, **{"box": UNIT_BOX, **SIZES, **kw})
+def diagram(q, window, **kw):
+    return bifurcation_diagram(q, Param("s"), window, f=field, **{"box": UNIT_BOX, **SIZES, **kw})
 
 
 def curve(branch):
@@ -129,7 +129,7 @@ def test_switch_branch_on_the_trivial_branch_and_failure_as_data():
     trivial = diagram(pitchfork(), (-1.0, 0.8), box=SMALL_BOX, follow_branch_points=False).branches[0]
     slot = int(trivial.special.of_kind(SpecialKind.BRANCH_POINT)[0])
     before = TRACES["field"]
-    side = switch_branch(pitchfork(), Param("s"), trivial, slot, f=field, p_min=-1.0, p_max=0.8, **SIZES).trim()
+    side = switch_branch(pitchfork(), Param("s"), trivial, slot, f=field, window=(-1.0, 0.8), **SIZES).trim()
     assert TRACES["field"] == before                       # the diagram's program
     p, h = curve(side)
     np.testing.assert_allclose(p, h[:, 0] ** 2, atol=1e-12)
@@ -138,7 +138,7 @@ def test_switch_branch_on_the_trivial_branch_and_failure_as_data():
     p_moved = np.array(trivial.special.p)
     p_moved[slot] = -0.5
     moved = eqx.tree_at(lambda b: b.special.p, trivial, p_moved)
-    failed = switch_branch(pitchfork(), Param("s"), moved, slot, f=field, p_min=-1.0, p_max=0.8, **SIZES)
+    failed = switch_branch(pitchfork(), Param("s"), moved, slot, f=field, window=(-1.0, 0.8), **SIZES)
     assert int(failed.count) == 0 and tuple(np.asarray(failed.status)) == (BranchStatus.START_FAILED,) * 2
     with pytest.raises(ValueError, match="slot: expected an int"):
         switch_branch(pitchfork(), Param("s"), trivial, 5, f=field, **SIZES)
@@ -226,9 +226,9 @@ def test_to_dict_is_json_and_save_load_round_trips(rotation, tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(span=(1.0, -1.0)), "span: expected finite a < b"),
-    (dict(span=(0.0, np.inf)), "span: expected finite a < b"),
-    (dict(span=0.5), "span: expected a pair"),
+    (dict(window=(1.0, -1.0)), "window: each pair must satisfy lo < hi"),
+    (dict(window=(0.0, np.inf)), "window: expected finite bounds"),
+    (dict(window=0.5), r"window: expected \(lo, hi\)"),
     (dict(param=Param("q")), "no key 'q'"),
     (dict(param="s"), "param: expected a Param"),
     (dict(sample=1), "sample: expected an int >= 2"),
@@ -237,11 +237,11 @@ def test_to_dict_is_json_and_save_load_round_trips(rotation, tmp_path):
     (dict(box=None), "box: these params have no `dim`"),
 ])
 def test_bad_input_raises_before_compiling(change, message):
-    args = dict(param=Param("s"), span=(-1.0, 1.0), f=field, box=UNIT_BOX)
+    args = dict(param=Param("s"), window=(-1.0, 1.0), f=field, box=UNIT_BOX)
     args.update(change)
     before = TRACES["field"]
     with pytest.raises(ValueError, match=message):
-        bifurcation_diagram(params(), args.pop("param"), args.pop("span"), **args)
+        bifurcation_diagram(params(), args.pop("param"), args.pop("window"), **args)
     assert TRACES["field"] == before
 
 

@@ -106,7 +106,7 @@ def test_eigenvalues_match_numpy_for_larger_d():
 
 def test_seed_status_is_reported():
     p = gj.GRUParams.rotation(0.0)
-    fps = gj.find_fixed_points(p, n_seeds=16, max_steps=1)
+    fps = gj.find_fixed_points(p, n_seeds=16, max_newton=1)
     assert np.all(np.asarray(fps.seed_status) == gj.SeedStatus.MAX_STEPS) and int(fps.count) == 0
     assert np.all(np.isnan(np.asarray(fps.h)))
 
@@ -171,10 +171,10 @@ def test_second_call_with_new_values_does_not_recompile():
         return params.vector_field(h)
 
     for alpha in (0.0, 0.3, 0.9):
-        gj.find_fixed_points(gj.GRUParams.rotation(alpha), f=f, n_seeds=32, xtol=1e-10 * (1 + alpha),
+        gj.find_fixed_points(gj.GRUParams.rotation(alpha), f=f, n_seeds=32, tol=1e-10 * (1 + alpha),
                              dedup_tol=1e-7 * (1 + alpha))
     first = len(traces)
-    gj.find_fixed_points(gj.GRUParams.rotation(1.3), f=f, n_seeds=32, xtol=3e-10)
+    gj.find_fixed_points(gj.GRUParams.rotation(1.3), f=f, n_seeds=32, tol=3e-10)
     assert first > 0 and len(traces) == first
 
 

@@ -5,6 +5,8 @@ location, the homoclinic curve, and input checks.
 
 One planar field (the BT normal form, its constants in the params) so that each entry point compiles once."""
 
+from types import SimpleNamespace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,7 +16,7 @@ from scipy.optimize import brentq, fsolve
 
 import gru_jax as gj
 from gru_jax.continuation._param import Param
-from gru_jax.continuation._status import BranchStatus
+from gru_jax.core._status import BranchStatus
 from gru_jax.homoclinic._curve import continue_homoclinic
 from gru_jax.homoclinic._detect import detect_homoclinic
 from gru_jax.homoclinic._locate import HomoclinicStatus, _locate, locate_homoclinic
@@ -93,10 +95,10 @@ def bt_points():
     out = {}
     for b2 in (-0.1, -0.05, -0.025):
         saddle, bracket = bt_guess(b2)
-        out[b2] = locate_homoclinic(bt_params(bracket[0], b2), B1, (saddle, bracket), f=bt,
+        out[b2] = locate_homoclinic(bt_params(bracket[0], b2), B1, saddle, window=bracket, f=bt,
                                     **{**BT_OPTS, "radius": 0.3 * abs(b2)})
     saddle, bracket = bt_guess(-0.1)
-    out["s+"] = locate_homoclinic(bt_params(bracket[0], -0.1, 1.0), B1, (saddle, bracket), f=bt, **BT_OPTS)
+    out["s+"] = locate_homoclinic(bt_params(bracket[0], -0.1, 1.0), B1, saddle, window=bracket, f=bt, **BT_OPTS)
     return out
 
 
@@ -105,7 +107,7 @@ def gru_point():
     g = gj.GRUParams.from_dict(HOMOCLINIC_GRU)
     fp = gj.find_fixed_points(g, n_seeds=400, seeding="grid")
     saddle = fp.h[[i for i, k in enumerate(fp.kinds()) if k == "saddle"][0]]
-    return g, saddle, locate_homoclinic(g, Param("bh", 0), (saddle, (-0.081501, -0.081499)), branches=(1, -1),
+    return g, saddle, locate_homoclinic(g, Param("bh", 0), saddle, window=(-0.081501, -0.081499), branches=(1, -1),
                                         **GRU_OPTS)
 
 
@@ -194,10 +196,9 @@ def test_ift_gradient_matches_finite_differences(bt_points):
 
     grad = float(jax.jit(jax.grad(located))(b2))
     h = 1e-5
-    fd = (float(locate_homoclinic(bt_params(pt.p, b2 + h), B1, (saddle, (float(pt.p) - 1e-4, float(pt.p) + 1e-4)),
-                                  f=bt, **BT_OPTS).p)
-          - float(locate_homoclinic(bt_params(pt.p, b2 - h), B1, (saddle, (float(pt.p) - 1e-4, float(pt.p) + 1e-4)),
-                                    f=bt, **BT_OPTS).p)) / (2 * h)
+    bracket = (float(pt.p) - 1e-4, float(pt.p) + 1e-4)
+    fd = (float(locate_homoclinic(bt_params(pt.p, b2 + h), B1, saddle, window=bracket, f=bt, **BT_OPTS).p)
+          - float(locate_homoclinic(bt_params(pt.p, b2 - h), B1, saddle, window=bracket, f=bt, **BT_OPTS).p)) / (2 * h)
     np.testing.assert_allclose(grad, fd, rtol=2e-9)                  # measured 1.9e-10
     assert abs(grad - 2 * (-6 / 25) * b2) < 0.01          # the asymptote's slope -12/25 b2, up to O(b2)
 
@@ -256,7 +257,7 @@ def _through(curve, p2, field="p"):
 
 @pytest.mark.slow
 def test_curve_from_the_bogdanov_takens_point_of_the_normal_form(bt_points):
-    r = gj.homoclinic_from_bt(bt_params(0.0, 0.0), B1, B2, (np.zeros(2), 0.0, 0.0), distance=0.1, f=bt,
+    r = gj.homoclinic_from_bt(bt_params(0.0, 0.0), B1, B2, np.zeros(2), distance=0.1, f=bt,     # (b1, b2) = (0, 0)
                               max_points=30, window=((-1, 1), (-0.3, 0.1)))
     assert r.ok, r.message
     np.testing.assert_allclose([float(r.hopf.p), r.hopf_p2], [0.0, -0.1], atol=1e-12)   # the Hopf curve is b1 = 0
@@ -276,7 +277,7 @@ def test_gru_curve_from_its_bogdanov_takens_point_passes_the_constructed_loop(gr
     g, _, point = gru_point
     P0, P1 = Param("bh", 0), Param("bh", 1)
     near_bt = gj.GRUParams.from_dict({**HOMOCLINIC_GRU, "bh": [-0.0848656728, -0.0113414448]})
-    fold = gj.continue_curve(near_bt, P0, P1, ([-1 / np.sqrt(5), 1 / np.sqrt(3)], -0.0848656728), kind="fold",
+    fold = gj.continue_curve(near_bt, P0, P1, [-1 / np.sqrt(5), 1 / np.sqrt(3)], kind="fold",
                              direction=-1, ds=0.001, ds_max=0.002, max_points=10).special
     assert fold.labels() == ["bogdanov-takens"]
     r = gj.homoclinic_from_bt(near_bt, P0, P1, fold[0], distance=0.003,
@@ -293,25 +294,25 @@ def test_gru_curve_from_its_bogdanov_takens_point_passes_the_constructed_loop(gr
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, (jnp.zeros(3), (-0.003, -0.002)), f=bt), "shape \\(2,\\)"),
-    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, (jnp.zeros(2), (-0.003, -0.003)), f=bt), "must differ"),
-    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, (jnp.zeros(2), (-0.003, np.nan)), f=bt), "non-finite"),
-    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, (jnp.zeros(2), -0.003), f=bt, branches=(1, 0)), "branches"),
-    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, (jnp.zeros(2), -0.003), f=bt, delta=0.5), "delta"),
-    (lambda: locate_homoclinic(bt_params(0, -0.1), Param("c"), (jnp.zeros(2), -0.003), f=bt), "no key"),
-    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, jnp.zeros(2), f=bt), "guess"),
+    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, jnp.zeros(3), window=(-0.003, -0.002), f=bt), "shape \\(2,\\)"),
+    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, jnp.zeros(2), window=(-0.003, -0.003), f=bt), "lo < hi"),
+    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, jnp.zeros(2), window=(-0.003, np.nan), f=bt), "NaN"),
+    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, jnp.zeros(2), f=bt, branches=(1, 0)), "branches"),
+    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, jnp.zeros(2), f=bt, delta=0.5), "delta"),
+    (lambda: locate_homoclinic(bt_params(0, -0.1), Param("c"), jnp.zeros(2), f=bt), "no key"),
+    (lambda: locate_homoclinic(bt_params(0, -0.1), B1, jnp.zeros((2, 2)), f=bt), "start"),
     (lambda: detect_homoclinic(bt_params(0, -0.1), B1, [0.0, -1.0], jnp.zeros(2), f=bt), "increasing"),
     (lambda: detect_homoclinic(bt_params(0, -0.1), B1, [0.0, 1.0], jnp.zeros(2), f=bt, max_points=0), "max_points"),
     (lambda: saddle_manifolds(bt_params(0, -0.1), jnp.zeros(2), f=bt, n=1), "n:"),
     (lambda: saddle_manifolds(bt_params(0, -0.1), jnp.zeros(2), f=bt, T=-1.0), "T:"),
     (lambda: continue_homoclinic(bt_params(0, -0.1), B1, B1, None, f=bt), "start"),
-    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, (np.zeros(3), 0.0, 0.0), distance=0.1, f=bt), "bt:"),
-    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, (np.zeros(2), 0.0), distance=0.1, f=bt), "bt:"),
-    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, (np.zeros(2), np.nan, 0.0), distance=0.1, f=bt),
+    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, np.zeros(3), distance=0.1, f=bt), "start:"),
+    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, SimpleNamespace(h=np.zeros(2), p=0.0, p2=np.zeros(2)),
+                                   distance=0.1, f=bt), "start:"),
+    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, np.array([0.0, np.nan]), distance=0.1, f=bt),
      "non-finite"),
-    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, (np.zeros(2), 0.0, 0.0), distance=-0.1, f=bt),
-     "distance"),
-    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B1, (np.zeros(2), 0.0, 0.0), distance=0.1, f=bt), "param2"),
+    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B2, np.zeros(2), distance=-0.1, f=bt), "distance"),
+    (lambda: gj.homoclinic_from_bt(bt_params(0, 0), B1, B1, np.zeros(2), distance=0.1, f=bt), "param2"),
 ])
 def test_bad_input_raises_before_compiling(call, message):
     with pytest.raises(ValueError, match=message):

@@ -147,8 +147,8 @@ def test_scalar_gru_folds():
     inside = gj.find_fixed_points(scalar(b_f + 1e-3), n_seeds=200, seeding="grid")
     outside = gj.find_fixed_points(scalar(b_f - 1e-3), n_seeds=200, seeding="grid")
     assert int(inside.count) == 3 and int(outside.count) == 1
-    at = gj.fixed_point(scalar(b_f), jnp.array([h_f + 1e-3]), xtol=1e-7)[0]
-    # Newton converges only linearly at a fold (a double root), stopping at steps < xtol = 1e-7: measured 3.0e-8
+    at = gj.fixed_point(scalar(b_f), jnp.array([h_f + 1e-3]), tol=1e-7)[0]
+    # Newton converges only linearly at a fold (a double root), stopping at steps < tol = 1e-7: measured 3.0e-8
     np.testing.assert_allclose(at, h_f, atol=3e-7)
 
 
@@ -168,8 +168,8 @@ def test_validation_errors_name_field_and_shape():
         gj.find_fixed_points(p, seeding="sobol")
     with pytest.raises(ValueError, match=r"seeds: expected shape \(n, 2\)"):
         gj.find_fixed_points(p, seeds=np.zeros((5, 3)))
-    with pytest.raises(ValueError, match="xtol: must be > 0"):
-        gj.find_fixed_points(p, xtol=-1.0)
+    with pytest.raises(ValueError, match="tol: must be > 0"):
+        gj.find_fixed_points(p, tol=-1.0)
 
 
 def test_ctrnn_through_the_same_engine():

@@ -95,8 +95,8 @@ def test_cycle_family_plot_marks_folds_and_the_end():
         g = p["b"] + r2 - r2 ** 2
         return jax.numpy.array([g * x[0] - x[1], x[0] + g * x[1]])
 
-    family = gru_jax.continue_cycles({"b": jax.numpy.array(0.0)}, gru_jax.Param("b"), f=bautin,
-                                     from_hopf=SimpleNamespace(h=jax.numpy.zeros(2), p=0.0), window=(-0.5, 0.5),
+    family = gru_jax.continue_cycles({"b": jax.numpy.array(0.0)}, gru_jax.Param("b"),
+                                     SimpleNamespace(h=jax.numpy.zeros(2), p=0.0), f=bautin, window=(-0.5, 0.5),
                                      ds=0.02, ds_max=0.1, n_segments=2, max_points=80)
     ax = cycle_family(family, y="amplitude", xlabel="b")
     labels = ax.get_legend_handles_labels()[1]

@@ -267,7 +267,7 @@ def test_save_load_round_trip_and_repr(tmp_path):
 
 
 def test_plots():
-    from gru_jax._mpl import plt
+    from gru_jax.plot._mpl import plt
 
     two = sweep(tiny, grid={"bh[0]": BH0, "bh[1]": BH1}, base=base(), progress=False)
     ax = two.plot("trace")

@@ -7,14 +7,16 @@ from ._branch import Branch as Branch, SpecialPoints as SpecialPoints, join as j
 from ._codim2 import Codim2Point as Codim2Point, Codim2Points as Codim2Points, Curve as Curve
 from ._codim2 import continue_curve as continue_curve, continue_curve_both as continue_curve_both
 from ._codim2_diagram import CurveDiagram as CurveDiagram, CurvePoints as CurvePoints, codim2_curves as codim2_curves
-from ._continuation import continuation as continuation, continuation_both as continuation_both
+from ._continuation import continue_equilibria as continue_equilibria
+from ._continuation import continue_equilibria_both as continue_equilibria_both
+from ._continuation import continuation as continuation, continuation_both as continuation_both   # deprecated names
 from ._diagram import Diagram as Diagram, DiagramPoints as DiagramPoints, bifurcation_diagram as bifurcation_diagram
 from ._lyapunov import critical_pair as critical_pair, first_lyapunov as first_lyapunov, hopf_vectors as hopf_vectors
 from ._palc import Problem as Problem, Settings as Settings, State as State, init as init, step as step
-from ._param import Param as Param
+from ._param import Param as Param, as_param as as_param
 from ._point import SpecialPoint as SpecialPoint, locate_fold as locate_fold, locate_hopf as locate_hopf
 from ._run import run as run
-from ._status import BranchStatus as BranchStatus, Codim2Kind as Codim2Kind, LocateStatus as LocateStatus
-from ._status import SpecialKind as SpecialKind
+from ..core._status import BranchStatus as BranchStatus, Codim2Kind as Codim2Kind, LocateStatus as LocateStatus
+from ..core._status import SpecialKind as SpecialKind
 from ._switch import SwitchStatus as SwitchStatus, switch_branch as switch_branch, trace as trace
 from ._testfns import bialternate as bialternate, hopf_test as hopf_test

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._linalg import Kind
-from ._status import LocateStatus, SpecialKind, BranchStatus
+from ..core._result import Result, join as join, require_single as _require_single  # noqa: F401 (re-exported)
+from ..core._status import LocateStatus, SpecialKind, BranchStatus
+
+_FLIP = (-1.0, -1.0, 1.0)     # t_p and det([[f_h, f_p], [t]]) change sign with the tangent (``join``)
 
 
-class SpecialPoints(eqx.Module):
+class SpecialPoints(Result):
     """Special points of a branch in a fixed-size buffer of ``S`` slots; the first ``count`` are used.
 
     ``kind`` (S,) ``SpecialKind`` code (-1 padding); ``p`` (S,), ``h`` (S, d) the located point;
@@ -35,25 +37,15 @@ class SpecialPoints(eqx.Module):
     count: jax.Array
     n_detected: jax.Array
 
-    def trim(self) -> "SpecialPoints":
-        """Drop the padding slots (one branch only)."""
-        _require_single(self.count, "SpecialPoints.trim")
-        k = int(self.count)
-        return jax.tree_util.tree_map(lambda a: a[:k] if a.ndim else a, self)
+    # labels(): "fold", "branch point", "Hopf", "neutral saddle"; join: slots in order along the joined branch,
+    # a backward slot's bracketing rows re-indexed into the joined rows (``offset``: backward's row count)
+    _rows = ("kind", "p", "h", "interval", "p_interval", "located", "residual", "omega", "l1", "n_unstable")
+    _kinds = SpecialKind
+    _join_overlap = 0
+    _join_backward = {"interval": lambda a, offset: (offset - 1 - a)[:, ::-1], "p_interval": lambda a, _: a[:, ::-1]}
+    _join_forward = {"interval": lambda a, offset: a + offset - 1}
 
-    def labels(self) -> list[str]:
-        """Type labels of the used slots: ``"fold"``, ``"branch point"``, ``"Hopf"``, ``"neutral saddle"``."""
-        _require_single(self.count, "SpecialPoints.labels")
-        return [SpecialKind(int(k)).label for k in np.asarray(self.kind[: int(self.count)])]
-
-    def of_kind(self, kind: SpecialKind) -> np.ndarray:
-        """Slot indices (one branch) of the points of one kind."""
-        _require_single(self.count, "SpecialPoints.of_kind")
-        return np.flatnonzero(np.asarray(self.kind[: int(self.count)]) == int(kind))
-
-    def __repr__(self) -> str:
-        if np.ndim(self.count):
-            return f"SpecialPoints(batch {np.shape(self.count)}, {np.shape(self.kind)[-1]} slots)"
+    def _repr_one(self) -> str:
         lines = [f"SpecialPoints: {int(self.count)} of {int(self.n_detected)} detected"]
         for i, label in enumerate(self.labels()):
             extra = (f"  omega={float(self.omega[i]):.6g} l1={float(self.l1[i]):+.4g}"
@@ -65,7 +57,7 @@ class SpecialPoints(eqx.Module):
         return "\n".join(lines)
 
 
-class Branch(eqx.Module):
+class Branch(Result):
     """A continued branch of equilibria in ``N`` fixed-size rows; the first ``count`` hold points in order.
 
     ``h`` (N, d), ``p`` (N,) the points; ``tangent`` (N, d+1) unit tangents along the direction of travel;
@@ -90,24 +82,15 @@ class Branch(eqx.Module):
     status: jax.Array
     special: SpecialPoints
 
-    def trim(self) -> "Branch":
-        """Drop the padding rows and slots (one branch only)."""
-        _require_single(self.count, "Branch.trim")
-        k = int(self.count)
-        rows = jax.tree_util.tree_map(lambda a: a[:k], (self.h, self.p, self.tangent, self.ds, self.n_unstable,
-                                                      self.stability, self.residual, self.newton, self.tests))
-        return Branch(*rows, self.count, self.status, self.special.trim())
+    _rows = ("h", "p", "tangent", "ds", "n_unstable", "stability", "residual", "newton", "tests")
+    _join_backward = {"tangent": lambda a, _: -a, "tests": lambda a, _: a * jnp.array(_FLIP)}
 
     def messages(self) -> tuple[str, str]:
         """How the first and last rows end the branch, in words."""
         _require_single(self.count, "Branch.messages")
         return tuple(BranchStatus(int(s)).message for s in np.asarray(self.status))
 
-    def __repr__(self) -> str:
-        if np.ndim(self.count):
-            counts = np.asarray(self.count)
-            return (f"Branch(batch {counts.shape}, {self.p.shape[-1]} rows each, count min {counts.min()} / "
-                    f"max {counts.max()})")
+    def _repr_one(self) -> str:
         k = int(self.count)
         p = np.asarray(self.p[:k])
         span = f"p from {p[0]:+.6g} to {p[-1]:+.6g}" if k else "no points"
@@ -120,62 +103,3 @@ class Branch(eqx.Module):
 def _runs(codes: np.ndarray) -> list[int]:
     return [int(c) for i, c in enumerate(codes) if c >= 0 and (i == 0 or c != codes[i - 1])]
 
-
-def _require_single(count, what: str) -> None:
-    if np.ndim(count):
-        raise ValueError(f"{what}: this result holds a batch {np.shape(count)}; index one branch first, e.g. "
-                         f"jax.tree_util.tree_map(lambda a: a[0], result).")
-
-
-def join(backward: Branch, forward: Branch) -> Branch:
-    """One branch from two continuations of the same start point in opposite directions: ``backward``
-    reversed (tangents flipped), then ``forward`` without its duplicate start row; ``2N - 1`` rows and ``2S``
-    slots, special points in order along the branch, intervals re-indexed."""
-    n, s = backward.p.shape[0], backward.special.kind.shape[0]
-    cb, cf = backward.count, forward.count
-    rows = jnp.arange(2 * n - 1)
-    from_back = rows < cb
-    src = jnp.where(from_back, cb - 1 - rows, rows - cb + 1)
-    used = rows < jnp.where(cb > 0, cb + cf - 1, 0)
-    safe = jnp.clip(src, 0, n - 1)
-
-    def merge(a, b):
-        pick = jnp.where(_col(from_back, a), a[safe], b[safe])
-        return jnp.where(_col(used, a), pick, jnp.nan if jnp.issubdtype(a.dtype, jnp.floating) else -1)
-
-    flip = jnp.array([-1.0, -1.0, 1.0])           # t_p and det([[f_h, f_p], [t]]) change sign with the tangent
-    fields = dict(h=merge(backward.h, forward.h), p=merge(backward.p, forward.p),
-                  tangent=merge(-backward.tangent, forward.tangent), ds=merge(backward.ds, forward.ds),
-                  n_unstable=merge(backward.n_unstable, forward.n_unstable),
-                  stability=merge(backward.stability, forward.stability),
-                  residual=merge(backward.residual, forward.residual), newton=merge(backward.newton, forward.newton),
-                  tests=merge(backward.tests * flip, forward.tests))
-
-    sb, sf = backward.special.count, forward.special.count
-    slots = jnp.arange(2 * s)
-    sp_back = slots < sb
-    ssrc = jnp.clip(jnp.where(sp_back, sb - 1 - slots, slots - sb), 0, s - 1)
-    sp_used = slots < sb + sf
-    bsp, fsp = backward.special, forward.special
-
-    def smerge(a, b):
-        pick = jnp.where(_col(sp_back, a), a[ssrc], b[ssrc])
-        return jnp.where(_col(sp_used, a), pick, jnp.nan if jnp.issubdtype(a.dtype, jnp.floating) else -1)
-
-    interval = jnp.where(sp_back[:, None], (cb - 1 - bsp.interval[ssrc])[:, ::-1], fsp.interval[ssrc] + cb - 1)
-    special = SpecialPoints(
-        kind=smerge(bsp.kind, fsp.kind), p=smerge(bsp.p, fsp.p), h=smerge(bsp.h, fsp.h),
-        interval=jnp.where(sp_used[:, None], interval, -1).astype(jnp.int32),
-        p_interval=jnp.where(sp_back[:, None], smerge(bsp.p_interval, fsp.p_interval)[:, ::-1],
-                             smerge(bsp.p_interval, fsp.p_interval)),
-        located=smerge(bsp.located, fsp.located), residual=smerge(bsp.residual, fsp.residual),
-        omega=smerge(bsp.omega, fsp.omega), l1=smerge(bsp.l1, fsp.l1),
-        n_unstable=smerge(bsp.n_unstable, fsp.n_unstable),
-        count=(sb + sf).astype(jnp.int32), n_detected=(bsp.n_detected + fsp.n_detected).astype(jnp.int32))
-    count = jnp.where(cb > 0, cb + cf - 1, 0).astype(jnp.int32)
-    status = jnp.stack([backward.status[1], forward.status[1]])
-    return Branch(**fields, count=count, status=status, special=special)
-
-
-def _col(mask, a):
-    return mask.reshape(mask.shape + (1,) * (a.ndim - 1))

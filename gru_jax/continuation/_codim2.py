@@ -11,18 +11,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import check_choice, check_finite, is_concrete
+from .._validate import check_choice, check_window, is_concrete, renamed
 from ..models._field import VectorField
-from ._branch import _require_single
+from ..core._result import Result, join as join, require_single as _require_single
 from ._codim2_curve import CurveProblem, CurveSettings, init, run
-from ._continuation import _check_numbers, _top_level_or_nested, check_field, check_sizes, one_problem
-from ._param import Param
-from ._status import BranchStatus, Codim2Kind, LocateStatus
+from ._continuation import (_check_numbers, _top_level_or_nested, check_field, check_sizes, check_state, one_problem,
+                            start_point)
+from ._param import Param, as_param
+from ..core._status import BranchStatus, Codim2Kind, LocateStatus
 
 KINDS = ("fold", "hopf")
 
 
-class Codim2Point(eqx.Module):
+class Codim2Point(Result):
     """One codimension-two point: ``kind`` () ``Codim2Kind`` code, ``p``, ``p2`` (), ``h`` (d,), ``located`` ()
     ``LocateStatus`` code, ``residual`` () ``max|f|``."""
 
@@ -33,13 +34,15 @@ class Codim2Point(eqx.Module):
     located: jax.Array
     residual: jax.Array
 
-    def __repr__(self) -> str:
+    _batch_field = "p"
+
+    def _repr_one(self) -> str:
         hs = " ".join(f"{v:+.8f}" for v in np.asarray(self.h).tolist())
         return (f"Codim2Point({Codim2Kind(int(self.kind)).label}: p={float(self.p):+.12f} p2={float(self.p2):+.12f} "
                 f"h=[{hs}]; {LocateStatus(int(self.located)).name.lower()})")
 
 
-class Codim2Points(eqx.Module):
+class Codim2Points(Result):
     """Codimension-two points of a curve in ``S`` slots; the first ``count`` are used, in order along it.
 
     ``kind`` (S,) ``Codim2Kind`` code (-1 padding); ``p``, ``p2`` (S,), ``h`` (S, d) the located point;
@@ -56,11 +59,10 @@ class Codim2Points(eqx.Module):
     count: jax.Array
     n_detected: jax.Array
 
-    def trim(self) -> "Codim2Points":
-        """Drop the padding slots (one curve only)."""
-        _require_single(self.count, "Codim2Points.trim")
-        k = int(self.count)
-        return jax.tree_util.tree_map(lambda a: a[:k] if a.ndim else a, self)
+    # labels(): "cusp", "bogdanov-takens", "generalized hopf"
+    _rows = ("kind", "p", "p2", "h", "located", "residual")
+    _kinds = Codim2Kind
+    _join_overlap = 0
 
     def __getitem__(self, k: int) -> Codim2Point:
         """Slot ``k`` of one curve as a ``Codim2Point`` (e.g. the Bogdanov-Takens start of ``homoclinic_from_bt``)."""
@@ -71,19 +73,7 @@ class Codim2Points(eqx.Module):
         return Codim2Point(*(jnp.asarray(getattr(self, name)[k]) for name in ("kind", "p", "p2", "h", "located",
                                                                                "residual")))
 
-    def labels(self) -> list[str]:
-        """Labels of the used slots: ``"cusp"``, ``"bogdanov-takens"``, ``"generalized hopf"``."""
-        _require_single(self.count, "Codim2Points.labels")
-        return [Codim2Kind(int(k)).label for k in np.asarray(self.kind[: int(self.count)])]
-
-    def of_kind(self, kind: Codim2Kind) -> np.ndarray:
-        """Slot indices (one curve) of the points of one kind."""
-        _require_single(self.count, "Codim2Points.of_kind")
-        return np.flatnonzero(np.asarray(self.kind[: int(self.count)]) == int(kind))
-
-    def __repr__(self) -> str:
-        if np.ndim(self.count):
-            return f"Codim2Points(batch {np.shape(self.count)}, {np.shape(self.kind)[-1]} slots)"
+    def _repr_one(self) -> str:
         lines = [f"Codim2Points: {int(self.count)} of {int(self.n_detected)} detected"]
         for i, label in enumerate(self.labels()):
             hs = " ".join(f"{v:+.6f}" for v in np.asarray(self.h[i])[:4]) + (" ..." if self.h.shape[-1] > 4 else "")
@@ -92,7 +82,7 @@ class Codim2Points(eqx.Module):
         return "\n".join(lines)
 
 
-class Curve(eqx.Module):
+class Curve(Result):
     """A fold or Hopf curve of equilibria in ``N`` fixed-size rows; the first ``count`` hold points in order.
 
     ``h`` (N, d), ``p`` (N,), ``p2`` (N,) the points; ``kappa`` (N,) ``ω²`` of the critical pair on Hopf curves
@@ -116,18 +106,8 @@ class Curve(eqx.Module):
     param_name: str = eqx.field(static=True)
     param2_name: str = eqx.field(static=True)
 
-    def trim(self) -> "Curve":
-        """Drop the padding rows and slots (one curve only)."""
-        _require_single(self.count, "Curve.trim")
-        k = int(self.count)
-        rows = jax.tree_util.tree_map(lambda a: a[:k], (self.h, self.p, self.p2, self.kappa, self.tests,
-                                                      self.residual))
-        return Curve(*rows, self.count, self.status, self.special.trim(), self.kind, self.param_name,
-                     self.param2_name)
-
-    def labels(self) -> list[str]:
-        """Labels of the codimension-two points, in order along the curve."""
-        return self.special.labels()
+    # labels(): those of the codimension-two points, in order along the curve
+    _rows = ("h", "p", "p2", "kappa", "tests", "residual")
 
     def messages(self) -> tuple[str, str]:
         """How the first and last rows end the curve, in words."""
@@ -152,52 +132,16 @@ class Curve(eqx.Module):
         out["special_points"] = points
         return out
 
-    def __repr__(self) -> str:
-        if np.ndim(self.count):
-            counts = np.asarray(self.count)
-            return (f"Curve({self.kind}, batch {counts.shape}, {self.p.shape[-1]} rows each, count min "
-                    f"{counts.min()} / max {counts.max()})")
+    def _repr_batch(self, batch) -> str:
+        return super()._repr_batch(batch).replace("Curve(", f"Curve({self.kind}, ", 1)
+
+    def _repr_one(self) -> str:
         k = int(self.count)
         span = (f" from ({float(self.p[0]):+.6g}, {float(self.p2[0]):+.6g}) to ({float(self.p[k - 1]):+.6g}, "
                 f"{float(self.p2[k - 1]):+.6g})" if k else "")
         first, last = (BranchStatus(int(s)).name for s in np.asarray(self.status))
         return (f"Curve: {self.kind} curve in ({self.param_name}, {self.param2_name}), {k} points{span}; "
                 f"ends: {first} / {last}\n" + repr(self.special))
-
-
-def join(backward: Curve, forward: Curve) -> Curve:
-    """One curve from two runs from the same start in opposite directions: ``backward`` reversed, then
-    ``forward`` without its duplicate start row; ``2N - 1`` rows, ``2S`` slots in order along the curve."""
-    n, s = backward.p.shape[0], backward.special.kind.shape[0]
-    cb, cf = backward.count, forward.count
-    rows = jnp.arange(2 * n - 1)
-    from_back = rows < cb
-    src = jnp.clip(jnp.where(from_back, cb - 1 - rows, rows - cb + 1), 0, n - 1)
-    used = rows < jnp.where(cb > 0, cb + cf - 1, 0)
-    sb, sf = backward.special.count, forward.special.count
-    slots = jnp.arange(2 * s)
-    sp_back = slots < sb
-    ssrc = jnp.clip(jnp.where(sp_back, sb - 1 - slots, slots - sb), 0, s - 1)
-    sp_used = slots < sb + sf
-
-    def merge(a, b, back, index, keep):
-        col = lambda m: m.reshape(m.shape + (1,) * (a.ndim - 1))
-        pick = jnp.where(col(back), a[index], b[index])
-        return jnp.where(col(keep), pick, jnp.nan if jnp.issubdtype(a.dtype, jnp.floating) else -1)
-
-    row = lambda a, b: merge(a, b, from_back, src, used)
-    slot = lambda a, b: merge(a, b, sp_back, ssrc, sp_used)
-    bsp, fsp = backward.special, forward.special
-    special = Codim2Points(kind=slot(bsp.kind, fsp.kind), p=slot(bsp.p, fsp.p), p2=slot(bsp.p2, fsp.p2),
-                           h=slot(bsp.h, fsp.h), located=slot(bsp.located, fsp.located),
-                           residual=slot(bsp.residual, fsp.residual),
-                           count=(sb + sf).astype(jnp.int32), n_detected=(bsp.n_detected + fsp.n_detected).astype(jnp.int32))
-    return Curve(h=row(backward.h, forward.h), p=row(backward.p, forward.p), p2=row(backward.p2, forward.p2),
-                 kappa=row(backward.kappa, forward.kappa), tests=row(backward.tests, forward.tests),
-                 residual=row(backward.residual, forward.residual),
-                 count=jnp.where(cb > 0, cb + cf - 1, 0).astype(jnp.int32),
-                 status=jnp.stack([backward.status[1], forward.status[1]]), special=special, kind=forward.kind,
-                 param_name=forward.param_name, param2_name=forward.param2_name)
 
 
 def _from_start(problem, h0, p0, settings, direction, max_points, max_special):
@@ -215,63 +159,25 @@ _join = _top_level_or_nested(join)
 
 
 def _window(window):
-    """``(lo, hi)`` each (2,) for ``(p, p2)`` from ``None`` or ``((p_lo, p_hi), (p2_lo, p2_hi))``."""
-    if window is None:
-        return jnp.full(2, -jnp.inf), jnp.full(2, jnp.inf)
-    if isinstance(window, jax.core.Tracer):
-        bounds = window
-    else:
-        try:
-            bounds = jnp.asarray(window, float)
-        except (TypeError, ValueError):
-            raise ValueError(f"window: expected ((p_lo, p_hi), (p2_lo, p2_hi)), got {window!r}.") from None
-    if jnp.shape(bounds) != (2, 2):
-        raise ValueError(f"window: expected ((p_lo, p_hi), (p2_lo, p2_hi)) of shape (2, 2), got shape "
-                         f"{jnp.shape(bounds)}.")
-    if is_concrete(bounds):
-        b = np.asarray(bounds)
-        if np.any(np.isnan(b)):
-            raise ValueError("window: NaN bounds.")
-        for name, (lo, hi) in zip(("param", "param2"), b):
-            if not lo < hi:
-                raise ValueError(f"window: the {name} bounds must satisfy lo < hi, got ({lo}, {hi}).")
-    return bounds[:, 0], bounds[:, 1]
+    """``(lo, hi)`` each (2,) for ``(p, p2)`` from ``None`` (unbounded) or ``((p_lo, p_hi), (p2_lo, p2_hi))``."""
+    return check_window(window, 2)
 
 
-def _guess(guess, params):
-    """``(h0 (d,), p0 ())`` from the ``(h, p)`` pair."""
-    if not isinstance(guess, (tuple, list)) or len(guess) != 2:
-        raise ValueError(f"guess: expected a pair (h, p): a state (d,) near a fold or Hopf point and its parameter "
-                         f"value, e.g. (branch.special.h[k], branch.special.p[k]); got {type(guess).__name__}.")
-    h0, p0 = (x if isinstance(x, jax.core.Tracer) else jnp.asarray(x, float) for x in guess)
-    if h0.ndim != 1:
-        raise ValueError(f"guess: h must be one state of shape (d,), got {h0.shape}; vmap for many.")
-    if p0.ndim != 0:
-        raise ValueError(f"guess: p must be a scalar, got shape {p0.shape}.")
-    dim = getattr(params, "dim", None)
-    if isinstance(dim, (int, np.integer)) and h0.shape != (dim,):
-        raise ValueError(f"guess: h must have shape ({dim},) for this {type(params).__name__}, got {h0.shape}.")
-    check_finite("guess h", h0)
-    check_finite("guess p", p0)
-    return h0, p0
-
-
-def _setup(params, param, param2, guess, kind, f, window, max_points, max_special, **numbers):
+def _setup(params, param, param2, start, kind, f, window, max_points, max_special, **numbers):
     """Check everything (shapes always, values when concrete) before any compile; build problem and settings."""
-    for name, value in (("param", param), ("param2", param2)):
-        if not isinstance(value, Param):
-            raise ValueError(f"{name}: expected a Param, e.g. Param('bh', 0), got {type(value).__name__}.")
-    if param == param2:
-        raise ValueError(f"param2: must differ from param, both are {param!r}.")
+    as_param(param)
+    as_param(param2, "param2", differs_from=param)
     check_choice("kind", kind, KINDS)
     check_sizes(max_points, max_special)
     _check_numbers(numbers)
     lo, hi = _window(window)
+    params, h0 = start_point(start, params, param, param2, pair=True)
     params, f = one_problem(params, f, [param, param2], "continue one curve at a time, or jax.vmap.")
-    h0, p0 = _guess(guess, params)
+    h0 = check_state(h0, params)
+    p0 = param.get(params)
     start = jnp.stack([p0, param2.get(params)])
     if all(map(is_concrete, (start, lo, hi))) and not np.all((np.asarray(lo) <= start) & (start <= np.asarray(hi))):
-        raise ValueError(f"guess: the start ({param!r}, {param2!r}) = {np.asarray(start).tolist()} lies outside "
+        raise ValueError(f"start: the start ({param!r}, {param2!r}) = {np.asarray(start).tolist()} lies outside "
                          f"the window.")
     if kind == "hopf" and h0.shape[0] < 2:
         raise ValueError("kind='hopf' needs a state of dimension >= 2.")
@@ -282,34 +188,37 @@ def _setup(params, param, param2, guess, kind, f, window, max_points, max_specia
     return CurveProblem(f, params, param, param2, kind == "hopf"), h0, p0, settings
 
 
-def continue_curve(params, param: Param, param2: Param, guess, *, kind: str = "fold", f: VectorField | None = None,
+@renamed(guess="start")
+def continue_curve(params, param: Param, param2: Param, start, *, kind: str = "fold", f: VectorField | None = None,
                    direction=1, ds=0.01, ds_min=1e-6, ds_max=0.1, window=None, tol=1e-10, max_newton=10,
                    grow=1.5, max_points: int = 200, max_special: int = 8) -> Curve:
     """Continue a fold (``kind="fold"``) or Hopf (``kind="hopf"``) curve of equilibria of ``dh/dt = f(h, params)``
     in the two scalars ``param`` and ``param2``, in one direction (``direction=+1``: increasing ``param2`` at
     the start, or ``param`` where the curve is vertical there).
 
-    ``guess = (h, p)``: a state (d,) near a fold (Hopf) point at ``param = p`` and ``param2`` at its value in
-    ``params``, e.g. ``(branch.special.h[k], branch.special.p[k])`` of a ``continuation`` result; it is
-    corrected at fixed ``param2``. ``window = ((p_lo, p_hi), (p2_lo, p2_hi))`` ends the curve on its edge.
+    ``start``: a state ``h0`` (d,) near a fold (Hopf) point at the values of ``param`` and ``param2`` in
+    ``params``, or a located point with ``.h`` and ``.p`` (a ``SpecialPoint``, e.g. from ``locate_fold``; with
+    ``.p2`` too, e.g. a ``Codim2Point``, that value of ``param2`` is used); it is corrected at fixed ``param2``.
+    (``(h, p)`` is the deprecated form.) ``window = ((p_lo, p_hi), (p2_lo, p2_hi))`` ends the curve on its edge.
     ``ds`` first arclength step in ``(h, p, p2)``, kept in ``[ds_min, ds_max]``; ``tol`` the Newton tolerance.
     These and ``direction``, ``max_newton``, ``grow`` are traced (no recompiles); ``max_points`` rows and
     ``max_special`` slots are static sizes. Cusp and Bogdanov-Takens points (fold curves), Bogdanov-Takens and
     generalized Hopf points (Hopf curves) are detected by sign changes of test functions and located on the
     curve. Works under ``jax.jit`` and ``jax.vmap``; bad input raises ``ValueError`` before compiling.
     """
-    problem, h0, p0, settings = _setup(params, param, param2, guess, kind, f, window, max_points, max_special,
+    problem, h0, p0, settings = _setup(params, param, param2, start, kind, f, window, max_points, max_special,
                                        direction=direction, ds=ds, ds_min=ds_min, ds_max=ds_max, tol=tol,
                                        max_newton=max_newton, grow=grow)
     return _one(problem, h0, p0, settings, jnp.asarray(direction, float), max_points, max_special)
 
 
-def continue_curve_both(params, param: Param, param2: Param, guess, *, kind: str = "fold",
+@renamed(guess="start")
+def continue_curve_both(params, param: Param, param2: Param, start, *, kind: str = "fold",
                         f: VectorField | None = None, ds=0.01, ds_min=1e-6, ds_max=0.1, window=None, tol=1e-10,
                         max_newton=10, grow=1.5, max_points: int = 200, max_special: int = 8) -> Curve:
     """``continue_curve`` in both directions from the same start, joined into one curve (``2 max_points - 1``
     rows, ``2 max_special`` slots); ``status`` (2,) says how each end ended."""
-    problem, h0, p0, settings = _setup(params, param, param2, guess, kind, f, window, max_points, max_special,
+    problem, h0, p0, settings = _setup(params, param, param2, start, kind, f, window, max_points, max_special,
                                        direction=1, ds=ds, ds_min=ds_min, ds_max=ds_max, tol=tol,
                                        max_newton=max_newton, grow=grow)
     backward, forward = (_one(problem, h0, p0, settings, jnp.asarray(dr, float), max_points, max_special)

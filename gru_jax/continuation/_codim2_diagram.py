@@ -7,19 +7,20 @@ import dataclasses
 
 import numpy as np
 
-from .._validate import check_choice
+from .._validate import Alias, check_choice, check_window, renamed
 from ..models._field import VectorField
+from ..core._result import ResultMixin
 from ._codim2 import KINDS, Curve, continue_curve_both
 from ._diagram import Diagram
-from ._param import Param
-from ._status import BranchStatus, Codim2Kind, LocateStatus, SpecialKind
+from ._param import Param, as_param
+from ..core._status import BranchStatus, Codim2Kind, LocateStatus, SpecialKind
 
 SAME_CURVE = 1e-3     # a start within this scaled distance of a computed curve lies on it
 SAME_POINT = 1e-5     # codimension-two points within this scaled distance are one
 
 
-@dataclasses.dataclass
-class CurvePoints:
+@dataclasses.dataclass(repr=False)
+class CurvePoints(ResultMixin):
     """Codimension-two points of several curves, one row each (numpy columns, K rows): ``kind``
     ``Codim2Kind`` code, ``p``, ``p2``, ``h`` (K, d), ``located`` ``LocateStatus`` code, ``curve`` index."""
 
@@ -30,13 +31,13 @@ class CurvePoints:
     located: np.ndarray
     curve: np.ndarray
 
-    def labels(self) -> list[str]:
-        """``"cusp"``, ``"bogdanov-takens"`` or ``"generalized hopf"`` per row."""
-        return [Codim2Kind(int(k)).label for k in self.kind]
+    # labels(): "cusp", "bogdanov-takens" or "generalized hopf" per row
+    _rows = ("kind", "p", "p2", "h", "located", "curve")
+    _kinds = Codim2Kind
 
 
-@dataclasses.dataclass
-class CurveDiagram:
+@dataclasses.dataclass(repr=False)
+class CurveDiagram(ResultMixin):
     """Distinct fold or Hopf ``curves`` (trimmed ``Curve``s) in ``(param, param2)`` and their ``special_points``."""
 
     curves: list[Curve]
@@ -45,7 +46,7 @@ class CurveDiagram:
     param2: Param
     kind: str
 
-    def __repr__(self) -> str:
+    def _repr_one(self) -> str:
         lines = [f"CurveDiagram: {len(self.curves)} {self.kind} curve(s) in ({self.param!r}, {self.param2!r})"]
         for i, c in enumerate(self.curves):
             ends = " / ".join(BranchStatus(int(e)).name for e in np.asarray(c.status))
@@ -82,19 +83,25 @@ def _distance_to_polyline(q: np.ndarray, rows: np.ndarray) -> float:
     return float(np.min(np.linalg.norm(a + s[:, None] * seg - q, axis=1)))
 
 
-def codim2_curves(params, diagram: Diagram, param2: Param, *, kind: str = "fold", window2=(-np.inf, np.inf),
+def _diagram_window(given: dict, arguments: dict):
+    """The deprecated ``window2=(lo2, hi2)`` as ``window=(diagram's window, (lo2, hi2))``."""
+    return tuple(arguments["diagram"].span), tuple(given["window2"])
+
+
+@renamed(Alias(("window2",), "window", _diagram_window, "window=((lo, hi), (lo2, hi2))"))
+def codim2_curves(params, diagram: Diagram, param2: Param, *, kind: str = "fold", window=None,
                   f: VectorField | None = None, ds=0.01, ds_min=1e-6, ds_max=0.1, tol=1e-10, max_points: int = 400,
                   max_special: int = 8) -> CurveDiagram:
     """Continue the ``kind`` (``"fold"`` or ``"hopf"``) curve through each located fold (Hopf) point of
-    ``diagram`` (computed for ``params`` and ``f``) in ``(diagram.param, param2)``, inside ``diagram.span`` x
-    ``window2``; a point already on a computed curve starts none. Codimension-two points met on several
-    curves are listed once. Options as for ``continue_curve_both``."""
+    ``diagram`` (computed for ``params`` and ``f``) in ``(diagram.param, param2)``, inside ``window = ((lo, hi),
+    (lo2, hi2))`` (default: the diagram's window x unbounded); a point already on a computed curve starts none.
+    Codimension-two points met on several curves are listed once. Options as for ``continue_curve_both``."""
     check_choice("kind", kind, KINDS)
-    if not isinstance(param2, Param):
-        raise ValueError(f"param2: expected a Param, e.g. Param('bh', 1), got {type(param2).__name__}.")
+    as_param(param2, "param2")
     param2.validate(params)
     if param2 == diagram.param:
         raise ValueError(f"param2: must differ from the diagram's parameter {diagram.param!r}.")
+    lo, hi = check_window(((*diagram.span,), (-np.inf, np.inf)) if window is None else window, 2)
     p2_0 = float(param2.get(params))
     wanted = SpecialKind.FOLD if kind == "fold" else SpecialKind.HOPF
     sp = diagram.special_points
@@ -103,7 +110,7 @@ def codim2_curves(params, diagram: Diagram, param2: Param, *, kind: str = "fold"
     d = sp.h.shape[1]
     box = np.ptp(np.concatenate([np.asarray(b.h) for b in diagram.branches]), axis=0) if diagram.branches else 0
     scale = np.concatenate([np.maximum(box, 1.0) * np.ones(d), [diagram.span[1] - diagram.span[0]] * 2])
-    window = (tuple(diagram.span), (float(window2[0]), float(window2[1])))
+    window = tuple((float(a), float(b)) for a, b in zip(np.asarray(lo), np.asarray(hi)))
     return curves_through(params, starts, diagram.param, param2, kind=kind, window=window, scale=scale, f=f,
                           ds=ds, ds_min=ds_min, ds_max=ds_max, tol=tol, max_points=max_points, max_special=max_special)
 
@@ -118,7 +125,8 @@ def curves_through(params, starts, param: Param, param2: Param, *, kind: str, wi
         q = _scaled(h, p, p2, scale)[0]
         if any(_distance_to_polyline(q, path) < SAME_CURVE for path in paths):
             continue
-        curve = continue_curve_both(param2.set(params, p2), param, param2, (h, p), kind=kind, f=f, window=window,
+        curve = continue_curve_both(param2.set(param.set(params, p), p2), param, param2, h, kind=kind, f=f,
+                                    window=window,
                                     **options)
         if int(curve.count) == 0:
             continue

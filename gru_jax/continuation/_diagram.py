@@ -19,13 +19,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._fixed_points import find_fixed_points, resolve_seeds
-from .._validate import check_choice
+from .._validate import check_choice, check_window, renamed
 from ..models._field import batch_shape, validate_params
+from ..core._result import ResultMixin
 from ._branch import Branch, SpecialPoints
 from ._continuation import METHODS, _setup
-from ._param import Param
+from ._param import Param, as_param
 from ._point import SpecialPoint
-from ._status import BranchStatus, LocateStatus, SpecialKind
+from ..core._status import BranchStatus, LocateStatus, SpecialKind
 from ._switch import LANES, SwitchStatus, check_lanes, old_direction, run_lanes
 
 SAME_CURVE = 1e-3     # a point within this scaled max-norm distance of a branch's curve lies on it
@@ -34,8 +35,8 @@ KINDS = (SpecialKind.FOLD, SpecialKind.BRANCH_POINT, SpecialKind.HOPF)
 JSON_TYPE = {SpecialKind.FOLD: "fold", SpecialKind.BRANCH_POINT: "branch point", SpecialKind.HOPF: "hopf"}
 
 
-@dataclasses.dataclass
-class DiagramPoints:
+@dataclasses.dataclass(repr=False)
+class DiagramPoints(ResultMixin):
     """The special points of a diagram, one row each (numpy columns, K rows).
 
     ``kind`` ``SpecialKind`` code; ``p``, ``h`` (K, d) the point; ``l1``, ``omega`` (NaN unless Hopf);
@@ -53,6 +54,10 @@ class DiagramPoints:
     branch: np.ndarray
     switch: np.ndarray
 
+    # labels(): "fold", "branch point" or "Hopf" per row
+    _rows = ("kind", "p", "h", "l1", "omega", "located", "n_unstable", "branch", "switch")
+    _kinds = SpecialKind
+
     def __len__(self) -> int:
         return len(self.kind)
 
@@ -62,11 +67,7 @@ class DiagramPoints:
                             located=jnp.asarray(self.located[k]), residual=jnp.asarray(jnp.nan),
                             omega=jnp.asarray(self.omega[k]), l1=jnp.asarray(self.l1[k]))
 
-    def labels(self) -> list[str]:
-        """``"fold"``, ``"branch point"`` or ``"Hopf"`` per row."""
-        return [SpecialKind(int(k)).label for k in self.kind]
-
-    def __repr__(self) -> str:
+    def _repr_one(self) -> str:
         lines = [f"{len(self)} special point(s)"]
         for i, label in enumerate(self.labels()):
             hs = " ".join(f"{v:+.6f}" for v in self.h[i][:4]) + (" ..." if self.h.shape[1] > 4 else "")
@@ -76,8 +77,8 @@ class DiagramPoints:
         return "\n".join(lines)
 
 
-@dataclasses.dataclass
-class Diagram:
+@dataclasses.dataclass(repr=False)
+class Diagram(ResultMixin):
     """A bifurcation diagram: ``branches`` (trimmed ``Branch``es with numpy leaves, each a distinct curve),
     ``special_points`` (a ``DiagramPoints`` table), the continued ``param`` and the window ``span``."""
 
@@ -86,7 +87,7 @@ class Diagram:
     param: Param
     span: tuple[float, float]
 
-    def __repr__(self) -> str:
+    def _repr_one(self) -> str:
         a, b = self.span
         lines = [f"Diagram: {self.param!r} in [{a:g}, {b:g}]: {len(self.branches)} branch(es)"]
         for i, br in enumerate(self.branches):
@@ -107,34 +108,21 @@ class Diagram:
                                 "h": sp.h[i].tolist(), "l1": float(sp.l1[i]) if np.isfinite(sp.l1[i]) else None,
                                 "located": bool(sp.located[i] == LocateStatus.CONVERGED)} for i in range(len(sp))]}
 
-    def save(self, path) -> None:
-        """Write to an ``.npz`` file; read it back with ``Diagram.load``."""
-        arrays = {f"sp.{k}": v for k, v in dataclasses.asdict(self.special_points).items()}
-        for i, br in enumerate(self.branches):
-            arrays.update({f"b{i}.{k}": np.asarray(v) for k, v in _fields(br).items()})
-            arrays.update({f"b{i}.special.{k}": np.asarray(v) for k, v in _fields(br.special).items()})
-        field = "" if self.param.field is None else self.param.field
-        with open(path, "wb") as fh:
-            np.savez(fh, **arrays, n_branches=len(self.branches), span=np.asarray(self.span, float),
-                     param_field=np.asarray(field), param_index=np.asarray(self.param.index, int),
-                     param_none=self.param.field is None)
-
     @classmethod
-    def load(cls, path) -> "Diagram":
-        """Read a diagram written by ``save``."""
-        with np.load(path) as data:
-            if "n_branches" not in data.files:
-                raise ValueError(f"{path}: not a saved Diagram.")
-            get = lambda prefix, names: {k: data[f"{prefix}.{k}"] for k in names}
-            branches = []
-            for i in range(int(data["n_branches"])):
-                special = SpecialPoints(**get(f"b{i}.special", _names(SpecialPoints)))
-                branches.append(Branch(**get(f"b{i}", [n for n in _names(Branch) if n != "special"]),
-                                       special=special))
-            points = DiagramPoints(**get("sp", [f.name for f in dataclasses.fields(DiagramPoints)]))
-            field = None if bool(data["param_none"]) else str(data["param_field"])
-            param = Param(field, *(int(i) for i in data["param_index"]))
-            return cls(branches, points, param, tuple(float(x) for x in data["span"]))
+    def _load_legacy(cls, data, path) -> "Diagram":
+        """A diagram file of the format before ``Result.save`` (``n_branches``, ``b<i>.<field>``, ``sp.<field>``)."""
+        if "n_branches" not in data.files:
+            raise cls._not_saved(path, "no n_branches entry")
+        get = lambda prefix, names: {k: data[f"{prefix}.{k}"] for k in names}
+        branches = []
+        for i in range(int(data["n_branches"])):
+            special = SpecialPoints(**get(f"b{i}.special", _names(SpecialPoints)))
+            branches.append(Branch(**get(f"b{i}", [n for n in _names(Branch) if n != "special"]),
+                                   special=special))
+        points = DiagramPoints(**get("sp", [f.name for f in dataclasses.fields(DiagramPoints)]))
+        field = None if bool(data["param_none"]) else str(data["param_field"])
+        param = Param(field, *(int(i) for i in data["param_index"]))
+        return cls(branches, points, param, tuple(float(x) for x in data["span"]))
 
 
 def _names(module_cls) -> list[str]:
@@ -266,13 +254,8 @@ def table(rows: list[dict], switched: dict, d: int) -> DiagramPoints:
 
 # ---- the driver ----------------------------------------------------------------------------------------------
 
-def _check(span, sample, max_branches, n_seeds, eps) -> tuple[float, float]:
-    try:
-        a, b = (float(x) for x in span)
-    except (TypeError, ValueError):
-        raise ValueError(f"span: expected a pair (a, b) of numbers, got {span!r}.") from None
-    if not (np.isfinite(a) and np.isfinite(b) and a < b):
-        raise ValueError(f"span: expected finite a < b, got ({a}, {b}).")
+def _check(window, sample, max_branches, n_seeds, eps) -> tuple[float, float]:
+    a, b = (float(x) for x in check_window(window, finite=True))
     for name, value, low in (("sample", sample, 2), ("max_branches", max_branches, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name}: expected an int >= {low}, got {value!r}.")
@@ -284,25 +267,26 @@ def _check(span, sample, max_branches, n_seeds, eps) -> tuple[float, float]:
     return a, b
 
 
-def bifurcation_diagram(params, param: Param, span, *, f=None, n_seeds: int | None = None, key=None, box=None,
+@renamed(span="window")
+def bifurcation_diagram(params, param: Param, window, *, f=None, n_seeds: int | None = None, key=None, box=None,
                         sample: int = 3, max_branches: int = 32, follow_branch_points: bool = True, eps=1e-3,
                         method: str = "palc", ds=0.01, ds_min=1e-6, ds_max=0.1, tol=1e-10, max_newton=10,
                         grow=1.5, hyperbolic_tol=1e-8, max_points: int = 400, max_special: int = 16,
                         lanes: int = LANES) -> Diagram:
-    """The equilibrium branches of ``dh/dt = f(h, params)`` for ``param`` in ``span = (a, b)`` and their folds,
+    """The equilibrium branches of ``dh/dt = f(h, params)`` for ``param`` in ``window = (a, b)`` (finite) and their
+    folds,
     branch points and Hopf points.
 
     Equilibria are found (``find_fixed_points``: ``n_seeds`` seeds in ``box``, default the model's state box;
     a grid of 4096 for d <= 2, else 1024 random ones drawn with ``key``) at ``sample`` values evenly spread over
-    the span, ends included, and continued both ways inside it (options as ``continuation_both``; ``lanes``
+    the window, ends included, and continued both ways inside it (options as ``continue_equilibria_both``; ``lanes``
     one-way branches per batch of one compiled program); duplicates of a kept curve are dropped. With
     ``follow_branch_points`` the other branch at each branch point met by one kept branch only is switched onto
     (``eps`` from it, see ``switch_branch``), until none is left or ``max_branches`` are kept.
-    Raises ``ValueError`` for bad input (span, Param, batched or non-finite params, sizes) before compiling.
+    Raises ``ValueError`` for bad input (window, Param, batched or non-finite params, sizes) before compiling.
     """
-    if not isinstance(param, Param):
-        raise ValueError(f"param: expected a Param, e.g. Param('bh', 0), got {type(param).__name__}.")
-    a, b = _check(span, sample, max_branches, n_seeds, eps)
+    as_param(param)
+    a, b = _check(window, sample, max_branches, n_seeds, eps)
     check_choice("method", method, METHODS)
     check_lanes(lanes)
     validate_params(params)

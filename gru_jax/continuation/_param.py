@@ -103,6 +103,21 @@ class Param(eqx.Module):
         return self
 
 
+def as_param(value, name: str = "param", *, labels: bool = False, differs_from: Param | None = None) -> Param:
+    """``value`` checked to be a ``Param`` (with ``labels``, a label such as ``"bh[0]"`` is parsed into one),
+    different from ``differs_from`` where given; raises ``ValueError`` naming the argument ``name`` otherwise.
+    The one place where public entry points check their ``param``/``param2`` arguments."""
+    if labels and isinstance(value, str):
+        value = Param.from_label(value)
+    if not isinstance(value, Param):
+        accepted = "a Param or a label like 'bh[0]'" if labels else "a Param"
+        raise ValueError(f"{name}: expected {accepted}, e.g. Param('bh', {int(name == 'param2')}), got "
+                         f"{value!r} ({type(value).__name__}).")
+    if differs_from is not None and value == differs_from:
+        raise ValueError(f"{name}: must differ from param, both are {value!r}; continue in two different entries.")
+    return value
+
+
 def _fields(params) -> list[str]:
     if dataclasses.is_dataclass(params):
         return [f.name for f in dataclasses.fields(params)]

@@ -13,8 +13,9 @@ from .._linalg import solve
 from .._validate import check_finite, check_positive
 from ..continuation._codim2 import _window
 from ..continuation._continuation import _top_level_or_nested, check_sizes
-from ..continuation._param import Param
-from ..continuation._status import BranchStatus
+from ..continuation._param import Param, as_param
+from ..core._result import Result
+from ..core._status import BranchStatus
 from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
 from ._locate import HomoclinicPoint, check_problem, split_options
@@ -23,7 +24,7 @@ from ._split import SplitOptions, SplitStatus, split_one
 RESIDUAL = 1e-6    # a row is accepted only if |split| <= RESIDUAL * radius there (not a jump of the split function)
 
 
-class HomoclinicCurve(eqx.Module):
+class HomoclinicCurve(Result):
     """A saddle-loop homoclinic curve in ``N`` fixed-size rows; the first ``count`` hold points in order.
 
     ``p``, ``p2`` (N,) the parameters; ``saddle`` (N, 2); ``lam`` (N, 2) ``(lambda_u, lambda_s)``;
@@ -43,20 +44,13 @@ class HomoclinicCurve(eqx.Module):
     param_name: str = eqx.field(static=True)
     param2_name: str = eqx.field(static=True)
 
-    def trim(self) -> "HomoclinicCurve":
-        """Drop the padding rows (one curve only)."""
-        k = int(self.count)
-        cut = lambda a: a[:k]
-        return HomoclinicCurve(cut(self.p), cut(self.p2), cut(self.saddle), cut(self.lam), cut(self.saddle_quantity),
-                               cut(self.residual), self.count, self.status, self.param_name, self.param2_name)
+    _rows = ("p", "p2", "saddle", "lam", "saddle_quantity", "residual")
 
     def messages(self) -> tuple[str, str]:
         """How the first and last rows end the curve, in words."""
         return tuple(BranchStatus(int(s)).message for s in np.asarray(self.status))
 
-    def __repr__(self) -> str:
-        if np.ndim(self.count):
-            return f"HomoclinicCurve(batch {np.shape(self.count)}, {self.p.shape[-1]} rows each)"
+    def _repr_one(self) -> str:
         k = int(self.count)
         span = (f" from ({float(self.p[0]):+.6g}, {float(self.p2[0]):+.6g}) to ({float(self.p[k - 1]):+.6g}, "
                 f"{float(self.p2[k - 1]):+.6g})" if k else "")
@@ -176,9 +170,7 @@ def continue_homoclinic(params, param: Param, param2: Param, start: HomoclinicPo
     if not isinstance(start, HomoclinicPoint) or np.ndim(start.status):
         raise ValueError(f"start: expected one located HomoclinicPoint, got {type(start).__name__}.")
     f, params, _ = check_problem(params, param, f, start.saddle, "start.saddle")
-    if not isinstance(param2, Param) or param2 == param:
-        raise ValueError(f"param2: expected a Param different from param, got {param2!r}.")
-    param2.validate(params)
+    as_param(param2, "param2", differs_from=param).validate(params)
     check_finite("start.p", start.p)
     check_sizes(max_points, 1)
     for name, value in (("ds", ds), ("ds_min", ds_min), ("ds_max", ds_max), ("tol", tol), ("max_newton", max_newton)):

@@ -8,16 +8,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import check_finite, is_concrete
+from .._validate import check_finite, is_concrete, renamed
+from ..core._result import Result
 from ..continuation._continuation import _top_level_or_nested
 from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
-from ._locate import (SIGNS, HomoclinicPoint, HomoclinicStatus, Path, branch_signs, check_problem, check_steps,
-                      finish, refs_at, root, split_options)
+from ._locate import (SIGNS, STEP_ALIASES, HomoclinicPoint, HomoclinicStatus, Path, branch_signs, check_problem,
+                      check_steps, finish, refs_at, root, split_options)
 from ._split import SplitOptions, SplitStatus, split_one
 
 
-class Detection(eqx.Module):
+class Detection(Result):
     """Homoclinic points found along a parameter scan, in ``K`` fixed-size slots.
 
     ``points`` a ``HomoclinicPoint`` of batch (K,): the first ``count`` slots hold the located brackets in
@@ -36,14 +37,14 @@ class Detection(eqx.Module):
     split_status: jax.Array
     signs: jax.Array
 
+    _rows = ("points",)
+
     def located(self) -> HomoclinicPoint:
         """The converged points (one scan), as a ``HomoclinicPoint`` of batch (k,)."""
         keep = np.flatnonzero(np.asarray(self.points.status) == HomoclinicStatus.CONVERGED)
         return jax.tree_util.tree_map(lambda a: a[keep], self.points)
 
-    def __repr__(self) -> str:
-        if np.ndim(self.count):
-            return f"Detection(batch {np.shape(self.count)})"
+    def _repr_one(self) -> str:
         lines = [f"Detection: {int(self.count)} of {int(self.n_brackets)} brackets located over "
                  f"{self.values.shape[-1]} values x {self.signs.shape[0]} branch pairs"]
         for i in range(int(self.count)):
@@ -91,19 +92,20 @@ def detect_one(f, opts: SplitOptions, param, params, values, saddle, signs, xtol
 _detect = _top_level_or_nested(detect_one)
 
 
-def detect_homoclinic(params, param, values, saddle, *, f: VectorField | None = None, branches="auto",
-                      radius=0.1, delta=1e-6, t_max=1000.0, xtol=1e-12, ptol=1e-8, max_steps: int = 60,
+@renamed(saddle="start", **STEP_ALIASES)
+def detect_homoclinic(params, param, values, start, *, f: VectorField | None = None, branches="auto",
+                      radius=0.1, delta=1e-6, t_max=1000.0, tol=1e-12, ptol=1e-8, max_newton: int = 60,
                       max_points: int = 8, opts: FlowOptions = FlowOptions()) -> Detection:
     """Saddle-loop homoclinic bifurcations of the planar ``dh/dt = f(h, params)`` along ``param``.
 
     The split function is evaluated at every entry of ``values`` (N,) (sorted) in one vmapped call, the saddle
-    solved from the guess ``saddle`` (2,) at each value; for ``branches="auto"`` all four branch pairs, else the
+    solved from the guess ``start`` (2,) at each value; for ``branches="auto"`` all four branch pairs, else the
     pair ``(su, ss)`` (see ``locate_homoclinic``). A bracket is a sign change between neighbours where both
     evaluations succeeded, the branches keep their orientation and the saddle moves by less than ``radius``;
     the first ``max_points`` (static) brackets are located (secant/Illinois, then the IFT step). A jump of the
     split that passes these checks ends NOT_CONVERGED. Other options as in ``locate_homoclinic``.
     """
-    f, params, saddle = check_problem(params, param, f, saddle)
+    f, params, saddle = check_problem(params, param, f, start)
     shape = np.shape(values)        # also for a tracer (its .shape), without converting lists to arrays in a trace
     if len(shape) != 1 or shape[0] < 2:
         raise ValueError(f"values: expected a 1-D array of at least 2 parameter values, got shape {shape}.")
@@ -115,7 +117,7 @@ def detect_homoclinic(params, param, values, saddle, *, f: VectorField | None = 
         raise ValueError(f"max_points: expected an int >= 1 (a static buffer size), got {max_points!r}.")
     signs = branch_signs(branches)
     signs = jnp.asarray(SIGNS) if isinstance(branches, str) else signs[None]     # "auto": all four pairs
-    check_steps(xtol, ptol, max_steps)
+    check_steps(tol, ptol, max_newton)
     sopts = split_options(radius, delta, t_max, opts)
-    return _detect(f, sopts, param, params, values, saddle, signs, jnp.asarray(xtol, float), jnp.asarray(ptol, float),
-                   int(max_steps), int(max_points))
+    return _detect(f, sopts, param, params, values, saddle, signs, jnp.asarray(tol, float), jnp.asarray(ptol, float),
+                   int(max_newton), int(max_points))

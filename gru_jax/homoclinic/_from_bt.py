@@ -9,15 +9,18 @@ loop gets too small for the section at ``radius``) and away from it."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+import jax
 import numpy as np
 
-from .._validate import check_finite, check_positive
+from .._validate import check_finite, check_positive, deprecated, renamed
 from ..continuation._codim2 import continue_curve
-from ..continuation._param import Param
+from ..continuation._param import Param, as_param
 from ..continuation._point import SpecialPoint, locate_hopf
-from ..continuation._status import BranchStatus, LocateStatus
+from ..core._result import ResultMixin, join as _join
+from ..core._status import BranchStatus, LocateStatus
 from ..models._field import VectorField
 from ..periodic._continue import continue_cycles
 from ..periodic._cycle_branch import CycleBranch, CycleStatus
@@ -28,8 +31,8 @@ from ._report import locate_family_end
 HOPF_ROWS = 8      # rows of the Hopf curve per ``distance`` (the Hopf start is the first row at that distance)
 
 
-@dataclass(frozen=True)
-class HomoclinicFromBT:
+@dataclass(frozen=True, repr=False)
+class HomoclinicFromBT(ResultMixin):
     """Each stage of ``homoclinic_from_bt``; a stage that failed leaves the later ones ``None``.
 
     ``bt`` ``(h (d,), p, p2)`` the Bogdanov-Takens point; ``hopf`` the Hopf point (``SpecialPoint``) at
@@ -51,31 +54,33 @@ class HomoclinicFromBT:
     def ok(self) -> bool:
         return self.curve is not None
 
-    def __repr__(self) -> str:
+    def _repr_one(self) -> str:
         return f"HomoclinicFromBT({self.message})" + (f"\n  {self.curve!r}" if self.ok else "")
 
 
-def homoclinic_from_bt(params, param: Param, param2: Param, bt, *, distance: float, f: VectorField | None = None,
-                       amplitude=0.01, period_max=500.0, ds_max=None, window=None,
+@renamed(bt="start", period_max="max_period")
+def homoclinic_from_bt(params, param: Param, param2: Param, start, *, distance: float, f: VectorField | None = None,
+                       amplitude=0.01, max_period=500.0, ds_max=None, window=None,
                        max_points: int = 100) -> HomoclinicFromBT:
     """The saddle-loop homoclinic curve of the planar ``dh/dt = f(h, params)`` in ``(param, param2)`` that starts at
-    the Bogdanov-Takens point ``bt``: ``(h, p, p2)``, or an object with ``.h``, ``.p``, ``.p2`` such as
-    ``curve.special[k]``, a Bogdanov-Takens point of a fold or Hopf curve (``gru_jax.continue_curve``).
+    the Bogdanov-Takens point ``start``: a located point with ``.h``, ``.p``, ``.p2`` such as ``curve.special[k]``,
+    a Bogdanov-Takens point of a fold or Hopf curve (``gru_jax.continue_curve``), or its state ``h`` (2,) with
+    ``param`` and ``param2`` at their values in ``params`` (``(h, p, p2)`` is the deprecated form).
 
     ``distance`` (in ``(p, p2)``, model-dependent) how far along the Hopf curve from BT the cycle family is started:
     small enough that the family ends in the saddle loop near BT, large enough that the loop is resolved.
-    ``amplitude`` the first cycle's; ``period_max`` the period at which the family counts as ended (the loop is
+    ``amplitude`` the first cycle's; ``max_period`` the period at which the family counts as ended (the loop is
     then located from its saddle, with the section at 0.1 x the last cycle's amplitude and ``t_max = 10
-    period_max``). The curve: steps from ``distance / 10`` up to ``ds_max`` (default ``distance``), ``window``
+    max_period``). The curve: steps from ``distance / 10`` up to ``ds_max`` (default ``distance``), ``window``
     ``((p_lo, p_hi), (p2_lo, p2_hi))``, ``max_points`` rows each way (static). A host-level driver of jitted stages;
     bad input raises ``ValueError`` before compiling, a failed stage is reported in the result, not raised.
     """
-    h, p, p2 = _bt_point(bt)
-    for name, value in (("distance", distance), ("amplitude", amplitude), ("period_max", period_max)):
+    as_param(param)
+    as_param(param2, "param2", differs_from=param)
+    h, p, p2 = _bt_point(start, params, param, param2)
+    for name, value in (("distance", distance), ("amplitude", amplitude), ("max_period", max_period)):
         check_finite(name, value)
         check_positive(name, value)
-    if not isinstance(param2, Param) or param2 == param:
-        raise ValueError(f"param2: expected a Param different from param, got {param2!r}.")
     at_bt = param2.set(param.set(params, p), p2)
     out = dict(bt=(h, p, p2))
 
@@ -85,18 +90,18 @@ def homoclinic_from_bt(params, param: Param, param2: Param, bt, *, distance: flo
                                               "the Bogdanov-Takens point")
     h_hopf, p_hopf, p2_hopf = row
     at_hopf = param2.set(params, p2_hopf)
-    hopf = locate_hopf(at_hopf, param, (h_hopf, p_hopf), f=f)
+    hopf = locate_hopf(param.set(at_hopf, p_hopf), param, h_hopf, f=f)
     out.update(hopf=hopf, hopf_p2=p2_hopf)
     if int(hopf.located) != LocateStatus.CONVERGED or not np.isfinite(float(hopf.l1)):
         return HomoclinicFromBT(**out, message=f"the Hopf point at {param2.label} = {p2_hopf:.10g} was not located")
 
-    family = continue_cycles(at_hopf, param, from_hopf=hopf, f=f, ds=amplitude, period_max=period_max,
-                             ds_max=period_max / 50, max_points=400).trim()
+    family = continue_cycles(at_hopf, param, hopf, f=f, ds=amplitude, max_period=max_period,
+                             ds_max=max_period / 50, max_points=400).trim()
     out.update(family=family)
     if int(family.status) != CycleStatus.HOMOCLINIC:
         return HomoclinicFromBT(**out, message=f"the cycle family from the Hopf point ended '{family.end}', not in a "
                                               "saddle loop: try another distance")
-    start, radius = locate_family_end(at_hopf, param, family, f, period_max)
+    start, radius = locate_family_end(at_hopf, param, family, f, max_period)
     out.update(start=start)
     if int(start.status) != HomoclinicStatus.CONVERGED:
         return HomoclinicFromBT(**out, message=f"the saddle loop was not located: {start.message}")
@@ -106,25 +111,28 @@ def homoclinic_from_bt(params, param: Param, param2: Param, bt, *, distance: flo
     ds_max = float(distance if ds_max is None else ds_max)
     run = lambda direction: continue_homoclinic(
         at_loop, param, param2, start, f=f, direction=direction, ds=min(distance / 10, ds_max), ds_min=distance * 1e-6,
-        ds_max=ds_max, window=window, radius=radius, t_max=10 * period_max, max_points=max_points).trim()
+        ds_max=ds_max, window=window, radius=radius, t_max=10 * max_period, max_points=max_points).trim()
     curve = join(run(towards), run(-towards))
     return HomoclinicFromBT(**out, curve=curve, message=f"{int(curve.count)} saddle loops; ends: "
                                                         + " / ".join(curve.messages()))
 
 
-def _bt_point(bt) -> tuple[np.ndarray, float, float]:
-    """``(h, p, p2)`` from a triple or an object with ``.h``, ``.p``, ``.p2``; checked."""
+def _bt_point(bt, params, param: Param, param2: Param) -> tuple[np.ndarray, float, float]:
+    """``(h, p, p2)`` from an object with ``.h``, ``.p``, ``.p2``, a state with the values in ``params``, or the
+    deprecated triple; checked."""
     if all(hasattr(bt, k) for k in ("h", "p", "p2")):
         bt = (bt.h, bt.p, bt.p2)
-    if not isinstance(bt, (tuple, list)) or len(bt) != 3:
-        raise ValueError(f"bt: expected (h, p, p2) or a Bogdanov-Takens slot with .h, .p, .p2; got "
-                         f"{type(bt).__name__}.")
+    elif isinstance(bt, (tuple, list)) and len(bt) == 3 and np.ndim(bt[0]) == 1:
+        deprecated("homoclinic_from_bt: start=(h, p, p2) is deprecated; pass the Bogdanov-Takens point (with .h, "
+                   ".p, .p2), or its state h with p and p2 set in params.")
+    else:
+        bt = (bt, param.validate(params).get(params), param2.validate(params).get(params))
     h, p, p2 = np.asarray(bt[0], float), np.asarray(bt[1], float), np.asarray(bt[2], float)
     if h.shape != (2,) or p.shape or p2.shape:
-        raise ValueError(f"bt: expected h of shape (2,) and scalar p, p2 (a planar system); got shapes {h.shape}, "
+        raise ValueError(f"start: expected h of shape (2,) and scalar p, p2 (a planar system); got shapes {h.shape}, "
                          f"{p.shape}, {p2.shape}.")
     if not (np.all(np.isfinite(h)) and np.isfinite(p) and np.isfinite(p2)):
-        raise ValueError("bt: non-finite values.")
+        raise ValueError("start: non-finite values.")
     return h, float(p), float(p2)
 
 
@@ -133,7 +141,7 @@ def _hopf_row(at_bt, param, param2, h, p, distance, f):
     ``None`` if neither direction has one."""
     step = distance / HOPF_ROWS
     for direction in (1, -1):
-        c = continue_curve(at_bt, param, param2, (h, p), kind="hopf", f=f, direction=direction, ds=step,
+        c = continue_curve(at_bt, param, param2, h, kind="hopf", f=f, direction=direction, ds=step,
                            ds_max=step, max_points=2 * HOPF_ROWS).trim()
         pp = np.stack([np.asarray(c.p), np.asarray(c.p2)], axis=1)
         far = np.flatnonzero(np.hypot(*(pp - pp[0]).T) >= (1 - 1e-6) * distance)
@@ -144,12 +152,9 @@ def _hopf_row(at_bt, param, param2, h, p, distance, f):
 
 
 def join(towards: HomoclinicCurve, away: HomoclinicCurve) -> HomoclinicCurve:
-    """Two trimmed curves from the same start into one, ordered from the end of ``towards`` to the end of
-    ``away``; ``status`` ``(towards' end, away's end)``."""
-    cat = lambda a, b: np.concatenate([np.asarray(a)[::-1], np.asarray(b)[1:]])
-    fields = ("p", "p2", "saddle", "lam", "saddle_quantity", "residual")
-    rows = {k: cat(getattr(towards, k), getattr(away, k)) for k in fields}
-    failed = int(towards.status[0]) == BranchStatus.START_FAILED
-    status = np.array([towards.status[0]] * 2 if failed else [towards.status[1], away.status[1]], np.int32)
-    return HomoclinicCurve(**rows, count=np.int32(len(rows["p"])), status=status, param_name=away.param_name,
-                           param2_name=away.param2_name)
+    """Two trimmed curves from the same start into one (``core.join``, trimmed, numpy leaves), ordered from the end
+    of ``towards`` to the end of ``away``; ``status`` ``(towards' end, away's end)``, or the failed start twice."""
+    curve = jax.tree_util.tree_map(np.asarray, _join(towards, away).trim())
+    if int(towards.status[0]) == BranchStatus.START_FAILED:
+        curve = dataclasses.replace(curve, status=np.array([towards.status[0]] * 2, np.int32))
+    return curve

@@ -14,9 +14,10 @@ import numpy as np
 
 from .._fixed_points import fixed_point
 from .._linalg import value_and_jacobian
-from .._validate import check_finite, check_positive, is_concrete
+from .._validate import check_finite, check_positive, check_window, deprecated, is_concrete, renamed
+from ..core._result import Result
 from ..continuation._continuation import _top_level_or_nested
-from ..continuation._param import Param
+from ..continuation._param import Param, as_param
 from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
 from ._manifolds import saddle_eigen
@@ -47,7 +48,7 @@ class HomoclinicStatus(enum.IntEnum):
                 "another part of the section)")[self]
 
 
-class HomoclinicPoint(eqx.Module):
+class HomoclinicPoint(Result):
     """A saddle-loop homoclinic point (any leading batch dims ``B``).
 
     ``p`` (B...) the parameter value (also ``.param``); ``saddle`` (B..., 2); ``lam`` (B..., 2) ``(lambda_u,
@@ -68,6 +69,8 @@ class HomoclinicPoint(eqx.Module):
     steps: jax.Array
     kind: str = eqx.field(static=True, default="saddle-loop")
 
+    _batch_field = "status"
+
     @property
     def param(self) -> jax.Array:
         return self.p
@@ -76,10 +79,11 @@ class HomoclinicPoint(eqx.Module):
     def message(self) -> str:
         return HomoclinicStatus(int(self.status)).message
 
-    def __repr__(self) -> str:
-        if np.ndim(self.status):
-            ok = int(np.sum(np.asarray(self.status) == HomoclinicStatus.CONVERGED))
-            return f"HomoclinicPoint(batch {np.shape(self.status)}, {ok} converged)"
+    def _repr_batch(self, batch) -> str:
+        ok = int(np.sum(np.asarray(self.status) == HomoclinicStatus.CONVERGED))
+        return f"HomoclinicPoint(batch {batch}, {ok} converged)"
+
+    def _repr_one(self) -> str:
         h = " ".join(f"{v:+.8f}" for v in np.asarray(self.saddle))
         lam = np.asarray(self.lam)
         return (f"HomoclinicPoint({self.kind}: p={float(self.p):+.12f}, saddle [{h}], lambda_u={lam[0]:+.6g}, "
@@ -206,12 +210,11 @@ _locate_jit = _top_level_or_nested(_locate)
 
 # ---- input checks shared by the public entry points -------------------------------------------------------
 
-def check_problem(params, param: Param, f, saddle, name: str = "saddle"):
+def check_problem(params, param: Param, f, saddle, name: str = "start"):
     """Validate params (one planar problem), the lens and a saddle guess; return ``(f, params, saddle)``."""
     from ..continuation._continuation import check_field, one_problem
 
-    if not isinstance(param, Param):
-        raise ValueError(f"param: expected a Param, e.g. Param('bh', 0), got {type(param).__name__}.")
+    as_param(param)
     params, f = one_problem(params, f, [param], "one problem per call, or jax.vmap.")
     saddle = saddle if isinstance(saddle, jax.core.Tracer) else jnp.asarray(saddle, float)
     if jnp.shape(saddle) != (2,):
@@ -250,40 +253,60 @@ def branch_signs(branches) -> jax.Array:
     return jnp.asarray([su, ss])
 
 
-def check_steps(xtol, ptol, max_steps):
-    for name, value in (("xtol", xtol), ("ptol", ptol)):
+def check_steps(tol, ptol, max_newton):
+    for name, value in (("tol", tol), ("ptol", ptol)):
         check_positive(name, value)
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps: expected an int >= 1, got {max_steps!r}.")
+    if isinstance(max_newton, bool) or not isinstance(max_newton, (int, np.integer)) or max_newton < 1:
+        raise ValueError(f"max_newton: expected an int >= 1, got {max_newton!r}.")
 
 
-def locate_homoclinic(params, param: Param, guess, *, f: VectorField | None = None, branches="auto",
-                      radius=0.1, delta=1e-6, t_max=1000.0, xtol=1e-12, ptol=1e-8, max_steps: int = 60,
+#: ``xtol=`` -> ``tol=``, ``max_steps=`` -> ``max_newton=`` (one release), for locate_homoclinic and detect_homoclinic
+STEP_ALIASES = dict(xtol="tol", max_steps="max_newton")
+
+
+@renamed(guess="start", **STEP_ALIASES)
+def locate_homoclinic(params, param: Param, start, *, f: VectorField | None = None, window=None, branches="auto",
+                      radius=0.1, delta=1e-6, t_max=1000.0, tol=1e-12, ptol=1e-8, max_newton: int = 60,
                       opts: FlowOptions = FlowOptions()) -> HomoclinicPoint:
     """A saddle-loop homoclinic bifurcation of the planar ``dh/dt = f(h, params)`` in ``param``.
 
-    ``guess = (saddle, (p_lo, p_hi))``: a saddle guess (2,) at ``p_lo`` and a bracket with a sign change of the
-    split function; or ``(saddle, p)``: a start value (secant steps from ``p`` and ``p + 1e-4 (1 + |p|)``).
+    ``start``: a guess (2,) of the saddle at the value ``p`` of ``param`` in ``params``: secant steps from ``p``
+    and ``p + 1e-4 (1 + |p|)``; or, with ``window=(lo, hi)``, a guess of the saddle at ``lo`` and a bracket with a
+    sign change of the split function. (``(saddle, p)`` and ``(saddle, (lo, hi))`` are the deprecated forms.)
     The saddle is re-solved by Newton at every parameter value. ``branches``: ``(su, ss)`` picks the unstable
     and stable branches along ``su`` and ``ss`` times the eigenvectors (largest entry positive) at the start;
-    ``"auto"`` tries the four pairs. ``radius``, ``delta``, ``t_max``: see ``SplitOptions``; ``xtol`` the step
-    tolerance in ``p``; a final Newton step larger than ``ptol (1 + |p|)`` marks a jump (NOT_CONVERGED).
-    ``p`` and ``saddle`` of the result are differentiable in ``params`` (implicit function theorem). Works under
-    ``jax.vmap`` (of ``_locate``); bad input raises ``ValueError`` before compiling.
+    ``"auto"`` tries the four pairs. ``radius``, ``delta``, ``t_max``: see ``SplitOptions``; ``tol`` the step
+    tolerance in ``p``, at most ``max_newton`` root-finding steps; a final Newton step larger than ``ptol (1 +
+    |p|)`` marks a jump (NOT_CONVERGED). ``p`` and ``saddle`` of the result are differentiable in ``params``
+    (implicit function theorem). Works under ``jax.vmap`` (of ``_locate``); bad input raises ``ValueError``
+    before compiling.
     """
-    if not isinstance(guess, (tuple, list)) or len(guess) != 2:
-        raise ValueError(f"guess: expected (saddle (2,), (p_lo, p_hi)) or (saddle (2,), p), got {guess!r}.")
-    f, params, saddle = check_problem(params, param, f, guess[0])
-    bounds = jnp.asarray(guess[1], float)
-    if bounds.shape not in ((), (2,)):
-        raise ValueError(f"guess: the parameter part must be a value or a pair (p_lo, p_hi), got shape {bounds.shape}.")
-    check_finite("guess p", bounds)
-    bracketed = bounds.shape == (2,)
-    if bracketed and is_concrete(bounds) and float(bounds[0]) == float(bounds[1]):
-        raise ValueError(f"guess: the bracket ends must differ, got {np.asarray(bounds).tolist()}.")
-    a, b = (bounds[0], bounds[1]) if bracketed else (bounds, bounds + 1e-4 * (1 + jnp.abs(bounds)))
+    bracket = None if window is None else check_window(window)
+    if isinstance(start, (tuple, list)) and len(start) == 2 and np.ndim(start[0]) == 1:
+        deprecated("locate_homoclinic: start=(saddle, p) is deprecated; use start=saddle with p set in params "
+                   "(param.set(params, p)), and window=(lo, hi) for a bracket.")
+        if window is not None:
+            raise ValueError("window: give the bracket in window= or in the deprecated (saddle, (lo, hi)), not both.")
+        start, part = start
+        part = part if isinstance(part, jax.core.Tracer) else jnp.asarray(part, float)
+        if part.shape not in ((), (2,)):
+            raise ValueError(f"start: the parameter part must be a value or a pair (lo, hi), got shape {part.shape}.")
+        check_finite("start p", part)
+        if part.shape == (2,):
+            if is_concrete(part) and float(part[0]) == float(part[1]):
+                raise ValueError(f"start: the bracket ends must differ, got {np.asarray(part).tolist()}.")
+            bracket = (part[0], part[1])
+        else:
+            params = as_param(param).validate(params).set(params, part)
+    f, params, saddle = check_problem(params, param, f, start)
+    if bracket is None:
+        p = jax.lax.stop_gradient(param.get(params))
+        a, b = p, p + 1e-4 * (1 + jnp.abs(p))
+    else:
+        a, b = bracket
+    bracketed = bracket is not None
     signs = branch_signs(branches)
-    check_steps(xtol, ptol, max_steps)
+    check_steps(tol, ptol, max_newton)
     sopts = split_options(radius, delta, t_max, opts)
-    return _locate_jit(f, sopts, param, params, saddle, a, b, jnp.asarray(bracketed), signs, jnp.asarray(xtol, float),
-                       jnp.asarray(ptol, float), int(max_steps))
+    return _locate_jit(f, sopts, param, params, saddle, a, b, jnp.asarray(bracketed), signs, jnp.asarray(tol, float),
+                       jnp.asarray(ptol, float), int(max_newton))

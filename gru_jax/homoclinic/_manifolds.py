@@ -14,6 +14,7 @@ from .._fixed_points import SeedStatus, fixed_point
 from .._linalg import eigvals, n_unstable, solve, value_and_jacobian
 from .._validate import check_finite, check_positive
 from ..continuation._continuation import check_field
+from ..core._result import Result
 from ..models._field import VectorField, batch_shape, resolve_field, validate_params
 from ..periodic._flow import FlowOptions, orbit
 
@@ -80,7 +81,7 @@ def saddle_eigen(jac: jax.Array, hyperbolic_tol=1e-8):
     return ev, jnp.where(has, lam, nan), jnp.where(has[:, None], vectors, nan), has
 
 
-class Manifolds(eqx.Module):
+class Manifolds(Result):
     """The one-dimensional invariant manifolds of one saddle, sampled at ``n`` times.
 
     ``saddle`` (d,); ``eigenvalues`` (d,) complex, sorted by descending real part; ``lam`` (2,) the unstable and
@@ -101,13 +102,16 @@ class Manifolds(eqx.Module):
     branch_ok: jax.Array
     status: jax.Array
 
+    _batch_field = "status"
+
     @property
     def message(self) -> str:
         return ManifoldStatus(int(self.status)).message
 
-    def __repr__(self) -> str:
-        if np.ndim(self.status):
-            return f"Manifolds(batch {np.shape(self.status)}, {self.t.shape[-1]} samples per branch)"
+    def _repr_batch(self, batch) -> str:
+        return f"Manifolds(batch {batch}, {self.t.shape[-1]} samples per branch)"
+
+    def _repr_one(self) -> str:
         h = " ".join(f"{v:+.6f}" for v in np.asarray(self.saddle)[:4])
         lam = np.asarray(self.lam)
         return (f"Manifolds: saddle [{h}], lambda_u={lam[0]:+.6g}, lambda_s={lam[1]:+.6g}, "

@@ -23,6 +23,7 @@ import optimistix as optx
 from .._fixed_points import SeedStatus, fixed_point
 from .._linalg import value_and_jacobian
 from .._ode import diffeqsolve
+from ..core._result import Result
 from ..periodic._flow import FlowOptions, flow
 from ._manifolds import saddle_eigen
 
@@ -67,7 +68,7 @@ class SplitStatus(enum.IntEnum):
                 "a non-finite value appeared")[self]
 
 
-class Split(eqx.Module):
+class Split(Result):
     """One evaluation of the split function (any leading batch dims ``B``).
 
     ``value`` (B...) the signed distance along the section from the stable branch to the unstable one (NaN
@@ -88,9 +89,9 @@ class Split(eqx.Module):
     crossing: jax.Array
     times: jax.Array
 
-    def __repr__(self) -> str:
-        if jnp.ndim(self.status):
-            return f"Split(batch {jnp.shape(self.status)})"
+    _batch_field = "status"
+
+    def _repr_one(self) -> str:
         return (f"Split(value={float(self.value):+.6e}, saddle={jnp.asarray(self.saddle).round(6).tolist()}, "
                 f"lam={jnp.asarray(self.lam).round(6).tolist()}, {SplitStatus(int(self.status)).name})")
 

@@ -5,58 +5,11 @@ from __future__ import annotations
 
 import enum
 
-import equinox as eqx
 import jax
 import numpy as np
 
-from ..continuation._branch import _require_single
-from ..continuation._status import LocateStatus
-
-
-class CycleStatus(enum.IntEnum):
-    """How a family of cycles ends (``CycleBranch.status``); ``.label`` is short, ``.message`` says it in words."""
-
-    RUNNING = 0
-    MAX_POINTS = 1
-    LEFT_WINDOW = 2
-    STEP_TOO_SMALL = 3
-    NONFINITE = 4
-    START_FAILED = 5
-    HOPF = 6
-    HOMOCLINIC = 7
-    HOMOCLINIC_FOCUS = 8
-    SNIC = 9
-    PERIOD_MAX = 10
-
-    @property
-    def label(self) -> str:
-        return _END[self][0]
-
-    @property
-    def message(self) -> str:
-        return _END[self][1]
-
-
-_END = {
-    CycleStatus.RUNNING: ("running", "still running"),
-    CycleStatus.MAX_POINTS: ("max points", "reached max_points (increase max_points or ds_max to go further)"),
-    CycleStatus.LEFT_WINDOW: ("left window", "reached the edge of the parameter window (the last row lies on it)"),
-    CycleStatus.STEP_TOO_SMALL: ("step too small", "the corrector failed for every step size down to ds_min"),
-    CycleStatus.NONFINITE: ("non-finite", "the flow or its Jacobian became non-finite for every step down to ds_min"),
-    CycleStatus.START_FAILED: ("start failed", "the first cycle did not converge (check the Hopf point or the "
-                                               "orbit guess, or change ds, the first amplitude)"),
-    CycleStatus.HOPF: ("Hopf", "the cycle shrank onto an equilibrium (amplitude below amp_min, or it passed "
-                               "through zero): a Hopf point"),
-    CycleStatus.HOMOCLINIC: ("homoclinic (saddle-loop)", "the period exceeded period_max with the orbit at a "
-                                                         "hyperbolic saddle with real leading eigenvalues: a "
-                                                         "saddle-loop homoclinic orbit"),
-    CycleStatus.HOMOCLINIC_FOCUS: ("homoclinic (saddle-focus)", "the period exceeded period_max with the orbit at "
-                                                                "a hyperbolic saddle-focus: a Shilnikov-type "
-                                                                "homoclinic orbit"),
-    CycleStatus.SNIC: ("SNIC", "the period exceeded period_max at a slow bottleneck with no hyperbolic equilibrium "
-                               "(a saddle-node or its ghost): a saddle-node on an invariant circle"),
-    CycleStatus.PERIOD_MAX: ("period max", "the period exceeded period_max and the cause could not be classified"),
-}
+from ..core._result import Result, require_single as _require_single
+from ..core._status import CycleStatus, LocateStatus
 
 
 class CycleKind(enum.IntEnum):
@@ -79,7 +32,7 @@ class CycleKind(enum.IntEnum):
                 "neutral saddle cycle: two real multipliers with product 1 (the Neimark-Sacker test fired)")[self]
 
 
-class CyclePoints(eqx.Module):
+class CyclePoints(Result):
     """Special points of a family of cycles in ``S`` slots; the first ``count`` are used.
 
     ``kind`` (S,) ``CycleKind`` code (-1 padding); ``p`` (S,), ``period`` (S,), ``X`` (S, M, d) the located
@@ -98,19 +51,10 @@ class CyclePoints(eqx.Module):
     count: jax.Array
     n_detected: jax.Array
 
-    def trim(self) -> "CyclePoints":
-        """Drop the padding slots (one branch only)."""
-        _require_single(self.count, "CyclePoints.trim")
-        k = int(self.count)
-        return jax.tree_util.tree_map(lambda a: a[:k] if a.ndim else a, self)
+    _rows = ("kind", "p", "period", "X", "multipliers", "interval", "located")
+    _kinds = CycleKind
 
-    def labels(self) -> list[str]:
-        _require_single(self.count, "CyclePoints.labels")
-        return [CycleKind(int(k)).label for k in np.asarray(self.kind[: int(self.count)])]
-
-    def __repr__(self) -> str:
-        if np.ndim(self.count):
-            return f"CyclePoints(batch {np.shape(self.count)}, {np.shape(self.kind)[-1]} slots)"
+    def _repr_one(self) -> str:
         lines = [f"CyclePoints: {int(self.count)} of {int(self.n_detected)} detected"]
         for i, label in enumerate(self.labels()):
             mu = " ".join(_complex(z) for z in np.asarray(self.multipliers[i]))
@@ -119,7 +63,7 @@ class CyclePoints(eqx.Module):
         return "\n".join(lines)
 
 
-class FamilyEnd(eqx.Module):
+class FamilyEnd(Result):
     """Why the family ended, for the Hopf and infinite-period ends (NaN otherwise).
 
     ``equilibrium`` (d,) the equilibrium involved (NaN when there is none near the orbit: a SNIC's ghost);
@@ -143,8 +87,10 @@ class FamilyEnd(eqx.Module):
     exponent: jax.Array
     law_agrees: jax.Array
 
+    _batch_field = "speed"
 
-class CycleBranch(eqx.Module):
+
+class CycleBranch(Result):
     """A continued family of periodic orbits in ``N`` fixed-size rows; the first ``count`` are cycles in order.
 
     Per row: ``p`` (N,), ``period`` (N,), ``X`` (N, M, d) the orbit at times ``0, T/M, ...`` (the shooting
@@ -175,6 +121,9 @@ class CycleBranch(eqx.Module):
     special: CyclePoints
     family_end: FamilyEnd
 
+    _rows = ("p", "period", "X", "multipliers", "n_unstable", "stable", "amplitude", "tangent", "ds", "residual",
+             "newton", "tests")
+
     @property
     def end(self) -> str:
         """How the family ends, in a few words: ``"SNIC"``, ``"homoclinic (saddle-loop)"``, ``"Hopf"``, ..."""
@@ -186,18 +135,11 @@ class CycleBranch(eqx.Module):
         _require_single(self.count, "CycleBranch.message")
         return CycleStatus(int(self.status)).message
 
-    def trim(self) -> "CycleBranch":
-        """Drop the padding rows and slots (one branch only)."""
-        _require_single(self.count, "CycleBranch.trim")
-        k = int(self.count)
-        rows = {name: getattr(self, name)[:k] for name in _ROWS}
-        return CycleBranch(**rows, count=self.count, status=self.status, special=self.special.trim(),
-                           family_end=self.family_end)
-
     def to_numpy(self) -> dict:
-        """The used rows as numpy arrays, ``{"p", "period", ..., "special": [{kind, p, period, ...}], "end"}``."""
+        """The used rows as numpy arrays, ``{"p", "period", ..., "special": [{kind, p, period, ...}], "end"}``
+        (unlike other results' ``to_numpy``, which keep the padding: ``Result.to_numpy(branch)`` gives that)."""
         t = self.trim()
-        out = {name: np.asarray(getattr(t, name)) for name in _ROWS}
+        out = {name: np.asarray(getattr(t, name)) for name in self._rows}
         sp = t.special
         out["special"] = [dict(kind=label, p=float(sp.p[i]), period=float(sp.period[i]), X=np.asarray(sp.X[i]),
                                multipliers=np.asarray(sp.multipliers[i]),
@@ -207,11 +149,7 @@ class CycleBranch(eqx.Module):
         out["family_end"] = {k: np.asarray(v) for k, v in vars(self.family_end).items()}
         return out
 
-    def __repr__(self) -> str:
-        if np.ndim(self.count):
-            counts = np.asarray(self.count)
-            return (f"CycleBranch(batch {counts.shape}, {self.p.shape[-1]} rows each, count min {counts.min()} / "
-                    f"max {counts.max()})")
+    def _repr_one(self) -> str:
         k = int(self.count)
         p, T = np.asarray(self.p[:k]), np.asarray(self.period[:k])
         span = (f"p from {p[0]:+.6g} to {p[-1]:+.6g}, period from {T[0]:.6g} to {T[-1]:.6g}" if k else "no cycles")
@@ -231,10 +169,6 @@ class CycleBranch(eqx.Module):
                              f"{float(e.rate):.4g}, vs ln T {float(e.exponent):.4g}; "
                              f"scaling {'supports' if bool(e.law_agrees) else 'does not support'} the verdict")
         return "\n".join(lines) + "\n" + repr(self.special)
-
-
-_ROWS = ("p", "period", "X", "multipliers", "n_unstable", "stable", "amplitude", "tangent", "ds", "residual",
-         "newton", "tests")
 
 
 def _complex(z: complex) -> str:

@@ -19,6 +19,7 @@ import optimistix as optx
 from .._fixed_points import resolve_seeds
 from .._ode import diffeqsolve
 from .._validate import check_choice, check_positive
+from ..core._result import Result
 from ..models._field import VectorField, batch_shape, resolve_field, validate_params
 from ._flow import FlowOptions, flow
 from ._shooting import OrbitStatus, PeriodicOrbit, arclength_samples, shoot
@@ -47,7 +48,7 @@ _MESSAGES = {
 }
 
 
-class LimitCycles(eqx.Module):
+class LimitCycles(Result):
     """Distinct limit cycles reached from many seeds (for one problem or a batch ``B``), in fixed-size buffers.
 
     ``cycles``: a ``PeriodicOrbit`` with shapes (B..., K) for ``K = max_cycles``: the first ``count`` rows are
@@ -66,6 +67,8 @@ class LimitCycles(eqx.Module):
     seed_state: jax.Array
     seed_period: jax.Array
 
+    _rows = ("cycles", "n_seeds")
+
     @property
     def batch_shape(self) -> tuple[int, ...]:
         return tuple(self.count.shape)
@@ -74,15 +77,6 @@ class LimitCycles(eqx.Module):
     def n_stable(self) -> jax.Array:
         """Number of stable converged cycles (B...,)."""
         return jnp.sum(self.cycles.stable, axis=-1).astype(jnp.int32)
-
-    def trim(self) -> "LimitCycles":
-        """Drop the padding rows (one problem only)."""
-        if self.batch_shape:
-            raise ValueError(f"LimitCycles.trim: this result holds a batch {self.batch_shape}; index one problem "
-                             f"first, e.g. jax.tree_util.tree_map(lambda a: a[0], result).")
-        k = int(self.count)
-        return eqx.tree_at(lambda r: (r.cycles, r.n_seeds), self,
-                           (jax.tree_util.tree_map(lambda a: a[:k], self.cycles), self.n_seeds[:k]))
 
     def to_dict(self, params=None, f: VectorField | None = None, n: int = 64) -> dict:
         """JSON-ready ``{"cycles": [{"period", "amplitude", "stable", "status", "multipliers": [[re, im], ...],
@@ -104,13 +98,17 @@ class LimitCycles(eqx.Module):
         ends = np.asarray(self.seed_end)
         return {"cycles": rows, "seeds": {e.name.lower(): int(np.sum(ends == e)) for e in TrajectoryEnd}}
 
-    def __repr__(self) -> str:
+    def _tally(self) -> str:
         ends = np.asarray(self.seed_end)
-        tally = ", ".join(f"{int(np.sum(ends == e))} {e.name.lower().replace('_', ' ')}" for e in TrajectoryEnd)
-        if self.batch_shape:
-            counts = np.asarray(self.count)
-            return (f"LimitCycles(batch {self.batch_shape}, {ends.shape[-1]} seeds each, count min {counts.min()} / "
-                    f"max {counts.max()}; seeds: {tally})")
+        return ", ".join(f"{int(np.sum(ends == e))} {e.name.lower().replace('_', ' ')}" for e in TrajectoryEnd)
+
+    def _repr_batch(self, batch) -> str:
+        counts = np.asarray(self.count)
+        return (f"LimitCycles(batch {batch}, {self.seed_end.shape[-1]} seeds each, count min {counts.min()} / "
+                f"max {counts.max()}; seeds: {self._tally()})")
+
+    def _repr_one(self) -> str:
+        ends, tally = np.asarray(self.seed_end), self._tally()
         t = self.trim()
         lines = [f"LimitCycles: {int(self.count)} from {ends.shape[-1]} seeds ({tally})"]
         for i in range(int(self.count)):

@@ -20,6 +20,7 @@ import numpy as np
 from .._eig import eigvals
 from .._linalg import solve
 from .._validate import check_finite, check_positive
+from ..core._result import Result
 from ..models._field import VectorField, batch_shape, resolve_field, validate_params
 from ._flow import FlowOptions, flow, orbit, shooting_system
 
@@ -50,7 +51,7 @@ _MESSAGES = {
 }
 
 
-class PeriodicOrbit(eqx.Module):
+class PeriodicOrbit(Result):
     """A periodic orbit (or a batch ``B`` of them) with its Floquet multipliers.
 
     Attributes: ``X`` (B..., M, d) orbit points at times ``0, T/M, ..., (M-1)T/M``; ``period`` (B...,);
@@ -68,6 +69,8 @@ class PeriodicOrbit(eqx.Module):
     residual: jax.Array
     status: jax.Array
     newton: jax.Array
+
+    _batch_field = "period"
 
     @property
     def x0(self) -> jax.Array:
@@ -107,11 +110,12 @@ class PeriodicOrbit(eqx.Module):
             (lambda p, x, T: arclength_samples(field, p, x, T, int(n))[0])
         return _batched(one, params, self.batch_shape)(params, self.x0, self.period)
 
-    def __repr__(self) -> str:
-        if self.batch_shape:
-            st = np.asarray(self.status)
-            return (f"PeriodicOrbit(batch {self.batch_shape}, M={self.X.shape[-2]}, d={self.X.shape[-1]}; "
-                    f"{int(np.sum(st == 0))}/{st.size} converged, {int(np.sum(np.asarray(self.stable)))} stable)")
+    def _repr_batch(self, batch) -> str:
+        st = np.asarray(self.status)
+        return (f"PeriodicOrbit(batch {batch}, M={self.X.shape[-2]}, d={self.X.shape[-1]}; "
+                f"{int(np.sum(st == 0))}/{st.size} converged, {int(np.sum(np.asarray(self.stable)))} stable)")
+
+    def _repr_one(self) -> str:
         mu = ", ".join(f"{complex(z):.6g}" for z in np.asarray(self.multipliers))
         status = OrbitStatus(int(self.status))
         return (f"PeriodicOrbit: period {float(self.period):.10g}, amplitude {float(self.amplitude):.6g}, "

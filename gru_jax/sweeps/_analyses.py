@@ -14,9 +14,10 @@ import numpy as np
 
 from .._fixed_points import SeedStatus, find_fixed_points, fixed_point
 from .._linalg import Kind, classify, eigvals, n_unstable, value_and_jacobian
-from .._validate import check_choice
-from ..continuation import Param, continuation
-from ..continuation._status import BranchStatus, LocateStatus, SpecialKind
+from .._validate import check_choice, check_window, renamed
+from ..continuation import Param, continue_equilibria
+from ..continuation._param import as_param
+from ..core._status import BranchStatus, LocateStatus, SpecialKind
 from ..models import GRUParams
 from ..models._field import batch_shape, resolve_field
 from ..homoclinic import HomoclinicStatus, detect_homoclinic
@@ -81,14 +82,14 @@ def _one_batch_axis(params, name: str) -> int:
     return batch[0]
 
 
-def _start(h0, params, name: str) -> jax.Array:
+def _start(h0, params, name: str, arg: str = "h0") -> jax.Array:
     d = getattr(params, "dim", None)
     if h0 is None:
         if d is None:
-            raise ValueError(f"{name}: this model has no `dim`; pass h0.")
+            raise ValueError(f"{name}: this model has no `dim`; pass {arg}.")
         return jnp.zeros(d)
     if d is not None and h0.shape != (d,):
-        raise ValueError(f"{name}: h0 has shape {h0.shape}, the model has d={d}.")
+        raise ValueError(f"{name}: {arg} has shape {h0.shape}, the model has d={d}.")
     return h0
 
 
@@ -98,23 +99,24 @@ class Census:
     """Fixed-point census: how many equilibria of each stability kind, per parameter set.
 
     ``n_seeds`` seeds (``seeding="grid"`` or ``"random"`` with ``key``) in the model's state box, solved,
-    deduplicated and classified by ``find_fixed_points`` (its ``xtol``, ``max_steps``, ``dedup_tol``,
+    deduplicated and classified by ``find_fixed_points`` (its ``tol``, ``max_newton``, ``dedup_tol``,
     ``hyperbolic_tol``). Outputs, each (B,): ``n_fixed``; one count per ``Kind`` (``KIND_KEYS``:
     ``n_stable_node``, ``n_stable_focus``, ``n_unstable_node``, ``n_unstable_focus``, ``n_saddle``,
     ``n_non_hyperbolic``); ``n_stable`` (nodes + foci); ``topology`` (``encode_topology`` of the counts);
-    ``n_failed_seeds`` (seeds that hit ``max_steps`` or went non-finite: a hint that points were missed);
+    ``n_failed_seeds`` (seeds that hit ``max_newton`` or went non-finite: a hint that points were missed);
     ``all_converged``: every found point has a converged eigen-solve, a kind, and ``max|f| <= residual_tol``.
     A point without a kind (non-finite eigenvalues) counts in ``n_fixed`` only, and makes ``all_converged``
     false. Counts depend on the seeds: a point no seed reaches is missed (more seeds find more).
     """
 
+    @renamed(xtol="tol", max_steps="max_newton")
     def __init__(self, n_seeds: int = 64, seeding: str = "grid", hyperbolic_tol: float = 1e-8, *,
-                 key: jax.Array | None = None, xtol: float = 1e-10, max_steps: int = 30, dedup_tol: float = 1e-7,
+                 key: jax.Array | None = None, tol: float = 1e-10, max_newton: int = 30, dedup_tol: float = 1e-7,
                  residual_tol: float = 1e-9, batch_size: int | None = None, name: str = "census"):
         check_choice("seeding", seeding, ("grid", "random"))
         _positive("n_seeds", n_seeds, integer=True)
-        _positive("max_steps", max_steps, integer=True)
-        for opt, value in (("hyperbolic_tol", hyperbolic_tol), ("xtol", xtol), ("dedup_tol", dedup_tol),
+        _positive("max_newton", max_newton, integer=True)
+        for opt, value in (("hyperbolic_tol", hyperbolic_tol), ("tol", tol), ("dedup_tol", dedup_tol),
                            ("residual_tol", residual_tol)):
             _positive(opt, value)
         if batch_size is not None:
@@ -123,8 +125,8 @@ class Census:
             raise ValueError("Census: the topology code needs 64-bit integers; enable jax_enable_x64.")
         self.name = name
         self.key = jax.random.key(0) if key is None else key
-        self.options = dict(n_seeds=n_seeds, seeding=seeding, hyperbolic_tol=hyperbolic_tol, xtol=xtol,
-                            max_steps=max_steps, dedup_tol=dedup_tol, batch_size=batch_size)
+        self.options = dict(n_seeds=n_seeds, seeding=seeding, hyperbolic_tol=hyperbolic_tol, tol=tol,
+                            max_newton=max_newton, dedup_tol=dedup_tol, batch_size=batch_size)
         self.residual_tol = residual_tol
 
     def __repr__(self) -> str:
@@ -152,25 +154,27 @@ class Stability:
 
     Outputs: ``h`` (B, d); ``max_real`` (B,) the largest real part of the Jacobian's eigenvalues; ``kind``
     (B,) ``Kind`` code; ``n_unstable`` (B,); ``converged`` (B,) bool: Newton converged, the eigen-solve
-    converged and ``max|f| <= residual_tol``. Newton steps are damped to ``max_step`` (max-norm).
+    converged and ``max|f| <= residual_tol``. Newton (``fixed_point``: step below ``tol``, at most ``max_newton``
+    steps) is damped to ``max_step`` (max-norm).
     """
 
-    def __init__(self, h0=None, *, xtol: float = 1e-12, max_steps: int = 100, max_step: float = 0.5,
+    @renamed(xtol="tol", max_steps="max_newton")
+    def __init__(self, h0=None, *, tol: float = 1e-12, max_newton: int = 100, max_step: float = 0.5,
                  hyperbolic_tol: float = 1e-8, residual_tol: float = 1e-9, name: str = "stability"):
-        _positive("max_steps", max_steps, integer=True)
-        for opt, value in (("xtol", xtol), ("max_step", max_step), ("hyperbolic_tol", hyperbolic_tol),
+        _positive("max_newton", max_newton, integer=True)
+        for opt, value in (("tol", tol), ("max_step", max_step), ("hyperbolic_tol", hyperbolic_tol),
                            ("residual_tol", residual_tol)):
             _positive(opt, value)
         self.h0 = _state("h0", h0)
         self.name = name
-        self.xtol, self.max_steps, self.max_step = xtol, max_steps, max_step
+        self.tol, self.max_newton, self.max_step = tol, max_newton, max_step
         self.hyperbolic_tol, self.residual_tol = hyperbolic_tol, residual_tol
 
     def __call__(self, params) -> dict[str, jax.Array]:
         """params with batch (B,) -> dict (see the class docstring)."""
         _one_batch_axis(params, self.name)
         h0 = _start(self.h0, params, self.name)
-        opts = {k: jnp.asarray(v) for k, v in dict(xtol=self.xtol, max_steps=self.max_steps, max_step=self.max_step,
+        opts = {k: jnp.asarray(v) for k, v in dict(tol=self.tol, max_newton=self.max_newton, max_step=self.max_step,
                                                    hyperbolic_tol=self.hyperbolic_tol,
                                                    residual_tol=self.residual_tol).items()}
         return _stability(params, h0, opts)
@@ -182,7 +186,7 @@ def _stability(params, h0: jax.Array, opts: dict) -> dict[str, jax.Array]:
     field = resolve_field(params, None)
 
     def one(p):
-        h, status = fixed_point(p, h0, xtol=opts["xtol"], max_steps=opts["max_steps"], max_step=opts["max_step"])
+        h, status = fixed_point(p, h0, tol=opts["tol"], max_newton=opts["max_newton"], max_step=opts["max_step"])
         value, jac = value_and_jacobian(field, h, p)
         return h, status, value, jac
 
@@ -207,9 +211,9 @@ def _pack(values: jax.Array, mask: jax.Array) -> jax.Array:
 class ContinuationEvents:
     """Special points along one parameter axis, per parameter set: one continuation each (vmapped).
 
-    For every member, ``param`` is set to ``span[0]`` and the equilibrium near ``h0`` (default: the origin)
-    is continued (pseudo-arclength) with ``param`` increasing at the start, inside ``[span[0], span[1]]``,
-    for at most ``max_points`` points. Only the branch through that start is followed. Outputs:
+    For every member, ``param`` is set to ``window[0]`` and the equilibrium near the state ``start`` (default:
+    the origin) is continued (``continue_equilibria``, pseudo-arclength) with ``param`` increasing at the start,
+    inside ``window = (lo, hi)`` (finite), for at most ``max_points`` points. Only the branch through that start is followed. Outputs:
     ``n_fold``, ``n_hopf``, ``n_branch_point`` (B,) located points of each kind; ``fold_p``, ``hopf_p``,
     ``branch_point_p`` (B, max_special) their parameter values in branch order, NaN-padded, and ``fold_h``,
     ``hopf_h``, ``branch_point_h`` (B, max_special, d) their states (the seeds of codim-2 curves); ``hopf_l1``
@@ -218,18 +222,12 @@ class ContinuationEvents:
     left the window or closed, every detected point was located, and none was dropped for lack of slots.
     """
 
-    def __init__(self, param, span, h0=None, *, max_special: int = 8, max_points: int = 400, ds: float = 0.01,
+    @renamed(span="window", h0="start")
+    def __init__(self, param, window, start=None, *, max_special: int = 8, max_points: int = 400, ds: float = 0.01,
                  ds_max: float = 0.05, tol: float = 1e-10, hyperbolic_tol: float = 1e-8,
                  name: str = "continuation_events"):
-        self.param = Param.from_label(param) if isinstance(param, str) else param
-        if not isinstance(self.param, Param):
-            raise ValueError(f"param: expected a Param or a label like 'bh[0]', got {param!r}.")
-        try:
-            lo, hi = (float(v) for v in span)
-        except (TypeError, ValueError):
-            raise ValueError(f"span: expected a pair (p_min, p_max), got {span!r}.") from None
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise ValueError(f"span: expected finite p_min < p_max, got {span!r}.")
+        self.param = as_param(param, labels=True)
+        lo, hi = (float(v) for v in check_window(window, finite=True))
         _positive("max_special", max_special, integer=True)
         _positive("max_points", max_points, integer=True)
         if max_points < 2:
@@ -238,20 +236,20 @@ class ContinuationEvents:
             _positive(opt, value)
         if ds > ds_max:
             raise ValueError(f"ds: must be <= ds_max, got ds={ds}, ds_max={ds_max}.")
-        self.span, self.h0, self.name = (lo, hi), _state("h0", h0), name
+        self.window, self.start, self.name = (lo, hi), _state("start", start), name
         self.max_special, self.max_points = max_special, max_points
         self.settings = dict(ds=ds, ds_max=ds_max, tol=tol, hyperbolic_tol=hyperbolic_tol)
 
     def __call__(self, params) -> dict[str, jax.Array]:
         """params with batch (B,) -> dict (see the class docstring)."""
         _one_batch_axis(params, self.name)
-        h0 = _start(self.h0, params, self.name)
-        lo, hi = self.span
+        h0 = _start(self.start, params, self.name, "start")
+        lo, hi = self.window
 
         def one(p):
             p = self.param.set(p, lo)
-            return continuation(p, self.param, h0, p_min=lo, p_max=hi, max_points=self.max_points,
-                                max_special=self.max_special, **self.settings)
+            return continue_equilibria(p, self.param, h0, window=(lo, hi), max_points=self.max_points,
+                                       max_special=self.max_special, **self.settings)
 
         branch = jax.vmap(one)(params)
         sp = branch.special
@@ -308,30 +306,29 @@ class Cycles:
 
 class HomoclinicEvents:
     """Saddle-loop homoclinic points along one parameter axis, per (planar) parameter set: the split function at
-    every entry of ``values`` in one vmapped call from the saddle near ``saddle`` (2,), sign changes located
+    every entry of ``values`` in one vmapped call from the saddle near the state ``start`` (2,), sign changes located
     (``detect_homoclinic``; its ``branches``, ``radius``, ``delta``, ``t_max`` and other options). Outputs:
     ``n_homoclinic`` (B,); ``homoclinic_p`` (B, max_points) the located parameter values, NaN-padded;
     ``homoclinic_h`` (B, max_points, 2) the saddles; ``saddle_quantity`` (B, max_points) (< 0: the cycle born is
     stable); ``n_brackets`` (B,) sign changes found (more than located: raise ``max_points``). With a grid axis
     for a second parameter these are the homoclinic point clouds of a two-parameter map."""
 
-    def __init__(self, param, values, saddle, *, max_points: int = 4, name: str = "homoclinic_events", **options):
-        self.param = Param.from_label(param) if isinstance(param, str) else param
-        if not isinstance(self.param, Param):
-            raise ValueError(f"param: expected a Param or a label like 'bh[0]', got {param!r}.")
+    @renamed(saddle="start")
+    def __init__(self, param, values, start, *, max_points: int = 4, name: str = "homoclinic_events", **options):
+        self.param = as_param(param, labels=True)
         self.values = np.asarray(values, float)
         if self.values.ndim != 1 or len(self.values) < 2 or not np.all(np.diff(self.values) > 0):
             raise ValueError("values: expected a strictly increasing 1-D array of at least 2 parameter values.")
-        self.saddle = _state("saddle", saddle)
-        if self.saddle is None or self.saddle.shape != (2,):
-            raise ValueError(f"saddle: expected a planar state of shape (2,), got {saddle!r}.")
+        self.start = _state("start", start)
+        if self.start is None or self.start.shape != (2,):
+            raise ValueError(f"start: expected a planar state of shape (2,) near the saddle, got {start!r}.")
         _positive("max_points", max_points, integer=True)
         self.name, self.max_points, self.options = name, max_points, options
 
     def __call__(self, params) -> dict[str, jax.Array]:
         """params with batch (B,) -> dict (see the class docstring)."""
         _one_batch_axis(params, self.name)
-        found = jax.vmap(lambda p: detect_homoclinic(p, self.param, self.values, self.saddle,
+        found = jax.vmap(lambda p: detect_homoclinic(p, self.param, self.values, self.start,
                                                      max_points=self.max_points, **self.options))(params)
         pts = found.points
         ok = pts.status == HomoclinicStatus.CONVERGED

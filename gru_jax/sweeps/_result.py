@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
-FORMAT = 1
+from ..core._result import ResultMixin
+
+FORMAT = 1    # of the files written before ``ResultMixin.save`` (still read by ``load``)
 
 
-class SweepResult:
+class SweepResult(ResultMixin):
     """Outputs of ``sweep``: ``values[name]`` has shape ``shape + trailing`` where ``shape`` is the grid shape
     (one entry per axis, in the order of ``axes``) or ``(N,)`` for an ensemble (axis ``"member"``).
 
     ``axes``: label -> 1-D values, ordered; ``kind``: ``"grid"`` or ``"ensemble"``; ``analysis``: its name.
+    ``save`` / ``load``: an ``.npz`` file (no pickles).
     """
+
+    _fields = ("values", "axes", "kind", "analysis")
 
     def __init__(self, values: dict, axes: dict, *, kind: str, analysis: str):
         self.axes = {str(k): np.asarray(v) for k, v in axes.items()}
@@ -32,7 +36,7 @@ class SweepResult:
         """The sweep's shape: one entry per axis."""
         return tuple(len(v) for v in self.axes.values())
 
-    def __repr__(self) -> str:
+    def _repr_one(self) -> str:
         axes = ", ".join(f"{k}: {len(v)} in [{_num(v.min())}, {_num(v.max())}]" for k, v in self.axes.items())
         rows = [f"SweepResult({self.kind} of {self.analysis!r}, shape {self.shape}; {axes})"]
         for name, value in self.values.items():
@@ -41,28 +45,20 @@ class SweepResult:
             rows.append(f"  {name}: {value.dtype} {value.shape} {summary}".rstrip())
         return "\n".join(rows)
 
-    # ---- files ----------------------------------------------------------------------------------------
-    def save(self, path) -> Path:
-        """Write to ``path`` (``.npz``, no pickles); returns the path."""
-        path = Path(path)
-        meta = {"format": FORMAT, "kind": self.kind, "analysis": self.analysis,
-                "axes": list(self.axes), "values": list(self.values)}
-        arrays = {f"axis{i}": v for i, v in enumerate(self.axes.values())}
-        arrays.update({f"value{i}": v for i, v in enumerate(self.values.values())})
-        with path.open("wb") as fh:  # an open file keeps numpy from appending a second ".npz"
-            np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
-        return path
+    # ---- files (save / load: ResultMixin) -------------------------------------------------------------
+    @classmethod
+    def _not_saved(cls, path, reason) -> ValueError:
+        return ValueError(f"{path}: not a SweepResult file ({reason}).")
 
     @classmethod
-    def load(cls, path) -> "SweepResult":
-        """Read a file written by ``save``. Raises ``ValueError`` if it is not one."""
+    def _load_legacy(cls, data, path) -> "SweepResult":
+        """A file of the format before ``ResultMixin.save`` (``meta``, ``axis<i>``, ``value<i>``)."""
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta = json.loads(str(data["meta"][()]))
-                axes = {k: data[f"axis{i}"] for i, k in enumerate(meta["axes"])}
-                values = {k: data[f"value{i}"] for i, k in enumerate(meta["values"])}
-        except (OSError, KeyError, ValueError, TypeError) as err:
-            raise ValueError(f"{path}: not a SweepResult file ({err}).") from None
+            meta = json.loads(str(data["meta"][()]))
+            axes = {k: data[f"axis{i}"] for i, k in enumerate(meta["axes"])}
+            values = {k: data[f"value{i}"] for i, k in enumerate(meta["values"])}
+        except (KeyError, ValueError, TypeError) as err:
+            raise cls._not_saved(path, err) from None
         return cls(values, axes, kind=meta["kind"], analysis=meta["analysis"])
 
     # ---- views ----------------------------------------------------------------------------------------
@@ -96,7 +92,7 @@ class SweepResult:
     def plot(self, name: str, ax=None):
         """Draw the scalar output ``name``: a line over one axis, a ``pcolormesh`` map with a colorbar over
         two, a histogram for an ensemble. Returns the matplotlib ``Axes``."""
-        from .._mpl import plt
+        from ..plot._mpl import plt
 
         value = self._scalar(name)
         if ax is None:
@@ -124,7 +120,7 @@ class SweepResult:
         """Draw the special-point clouds of a one-axis grid sweep of ``ContinuationEvents`` (outputs ``fold_p``,
         ``hopf_p``, ``branch_point_p``, each (n, S) NaN-padded): the continued parameter on x, the grid axis on
         y, e.g. over a census map ``plot(...)`` of the same two parameters. Returns the ``Axes``."""
-        from .._mpl import plt
+        from ..plot._mpl import plt
 
         if self.kind != "grid" or len(self.axes) != 1:
             raise ValueError("plot_events: needs a sweep over one grid axis (the second parameter).")
