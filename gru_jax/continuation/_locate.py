@@ -75,7 +75,7 @@ def refine(F, hopf, u0, settings: Settings):
     border = (left[:, -1], right[-1])
     G = augmented(F, hopf, border)
     system = lambda u: (*value_and_jac(G, u), jnp.asarray(True))
-    res = newton(system, u0, settings.tol, 2 * settings.max_newton)
+    res = newton(system, u0, settings.tol, 2 * settings.max_newton, exact_roots=False)
     status = jnp.where(~res.finite, LocateStatus.NONFINITE,
                        jnp.where(res.converged, LocateStatus.CONVERGED, LocateStatus.MAX_STEPS))
     return res.v, status, border, res.jac

@@ -51,12 +51,13 @@ class Newton(NamedTuple):
     jac: jax.Array
 
 
-def newton(system: Callable, v0: jax.Array, tol, max_iter, border=None, cap=jnp.inf) -> Newton:
+def newton(system: Callable, v0: jax.Array, tol, max_iter, border=None, cap=jnp.inf, exact_roots=True) -> Newton:
     """Newton from ``v0`` for ``system(v) -> (F(v) (n,), F'(v), ok)``.
 
     ``border = (row, target)`` adds the equation ``row·(v - target) = 0`` to a (n, n+1) system. Each step is
     shortened to 2-norm at most ``cap``; converged when a full step is at most ``tol`` (max-norm), and that
-    step is taken. An exact root stays put. Pure: jit and vmap freely (plain-JAX solves, no LAPACK).
+    step is taken. An exact root stays put (unless ``exact_roots=False``: then a singular system fails there,
+    as an augmented system at a degenerate point should). Pure: jit and vmap freely (plain-JAX solves, no LAPACK).
     """
     def cond(carry):
         _, size, finite, k, _ = carry
@@ -69,7 +70,9 @@ def newton(system: Callable, v0: jax.Array, tol, max_iter, border=None, cap=jnp.
         if border is not None:
             row, target = border
             residual, matrix = jnp.append(value, jnp.dot(row, v - target)), bordered(jac, row)
-        dv = jnp.where(jnp.all(residual == 0), 0.0, -solve(matrix, residual))
+        dv = -solve(matrix, residual)
+        if exact_roots:
+            dv = jnp.where(jnp.all(residual == 0), 0.0, dv)
         size = jnp.max(jnp.abs(dv))
         finite = ok & jnp.all(jnp.isfinite(dv))
         scale = jnp.where(size <= tol, 1.0, jnp.minimum(1.0, cap / jnp.linalg.norm(dv)))
