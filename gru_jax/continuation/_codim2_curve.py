@@ -26,7 +26,7 @@ from .._linalg import solve
 from ..core._driver import locate_slots, run as drive
 from ..core._newton import newton, value_and_jac
 from ..core._status import BranchStatus, Codim2Kind
-from ..core._step import ContinuationProblem, State, events_between
+from ..core._step import ContinuationProblem, State, events_between, start_status
 from ._locate import bracket_on
 from ._lyapunov import derivative, hopf_point
 from ._param import Param
@@ -163,13 +163,11 @@ def init(problem: CurveProblem, h0, p0, settings: CurveSettings, direction) -> S
     key = jnp.where(jnp.abs(t[-1]) > 1e-6, t[-1], t[-2])
     t = jnp.where(key * direction < 0, -t, t)
     ok = converged & jnp.all(jnp.isfinite(jac)) & jnp.all(jnp.isfinite(t))
-    inside = jnp.all((u[-2:] >= settings.lo) & (u[-2:] <= settings.hi))
-    status = jnp.where(ok & inside, BranchStatus.RUNNING, jnp.where(ok, BranchStatus.LEFT_WINDOW,
-                                                                      BranchStatus.START_FAILED))
+    status = start_status(ok, u, settings)
     nan = jnp.full((), jnp.nan, u.dtype)
     return State(u=u, t=t, ds=jnp.asarray(settings.ds, u.dtype), last_ds=jnp.zeros((), u.dtype),
                  tests=jnp.stack([nan, nan]), events=jnp.zeros(2, bool), residual=problem.residual(value),
-                 newton=jnp.asarray(0, jnp.int32), accepted=ok & inside, status=status.astype(jnp.int32),
+                 newton=jnp.asarray(0, jnp.int32), accepted=status == BranchStatus.RUNNING, status=status,
                  extra=(border, nan))
 
 

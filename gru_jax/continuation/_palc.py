@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from .._fixed_points import SeedStatus, fixed_point
 from ..core._newton import value_and_jac
 from ..core._status import BranchStatus
-from ..core._step import ContinuationProblem, State, events_between, predict, step
+from ..core._step import ContinuationProblem, State, events_between, predict, start_status, step
 from ._param import Param
 from ._testfns import evaluate_tests
 
@@ -99,12 +99,10 @@ def init(problem: Problem, h0: jax.Array, settings: Settings, direction=1.0) -> 
     t = jnp.linalg.svd(jac)[2][-1]
     t = jnp.where(t[-1] * direction < 0, -t, t)
     ok = (seed == SeedStatus.CONVERGED) & jnp.all(jnp.isfinite(jac)) & jnp.all(jnp.isfinite(t))
-    inside = (p0 >= settings.p_min) & (p0 <= settings.p_max)
-    status = jnp.where(ok & inside, BranchStatus.RUNNING,
-                       jnp.where(ok, BranchStatus.LEFT_WINDOW, BranchStatus.START_FAILED))
+    status = start_status(ok, u, settings)
     return State(u=u, t=t, ds=jnp.asarray(settings.ds, u.dtype), last_ds=jnp.zeros((), u.dtype),
                  tests=evaluate_tests(jac, t, problem.hopf), events=jnp.zeros(3, bool), residual=jnp.max(jnp.abs(value)),
-                 newton=jnp.asarray(0, jnp.int32), accepted=ok & inside, status=status.astype(jnp.int32))
+                 newton=jnp.asarray(0, jnp.int32), accepted=status == BranchStatus.RUNNING, status=status)
 
 
 __all__ = ["Problem", "Settings", "State", "init", "predict", "step"]

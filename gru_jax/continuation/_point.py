@@ -6,7 +6,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._validate import check_finite
 from ..models._field import VectorField
 from .._validate import renamed
 from ._continuation import _setup, _top_level_or_nested, start_point

@@ -22,7 +22,7 @@ from ._continuation import WINDOW_ALIAS, _setup, _top_level_or_nested, window_nu
 from ..core._newton import newton, system_of, value_and_jac
 from ._lyapunov import derivative
 from ._palc import Problem, Settings, init
-from ._param import Param, as_param
+from ._param import as_param
 from ._run import run
 from ..core._status import BranchStatus, SpecialKind
 

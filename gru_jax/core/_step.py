@@ -103,6 +103,13 @@ def inside(u: jax.Array, lo: jax.Array, hi: jax.Array) -> jax.Array:
     return jnp.all((u[-k:] >= lo) & (u[-k:] <= hi))
 
 
+def start_status(ok, u: jax.Array, settings) -> jax.Array:
+    """The ``BranchStatus`` of a start point ``u``: ``RUNNING`` if it converged (``ok``) inside the window,
+    ``LEFT_WINDOW`` if it converged outside, ``START_FAILED`` if not."""
+    status = jnp.where(inside(u, *settings.bounds()), BranchStatus.RUNNING, BranchStatus.LEFT_WINDOW)
+    return jnp.where(ok, status, BranchStatus.START_FAILED).astype(jnp.int32)
+
+
 def window_exit(u, end, lo, hi):
     """Where the segment ``u → end`` first leaves the window: ``(index into u or -1, fraction, edge value)``."""
     k = lo.shape[0]

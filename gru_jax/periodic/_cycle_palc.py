@@ -28,7 +28,7 @@ from ..continuation._lyapunov import critical_pair, first_lyapunov, hopf_vectors
 from ..continuation._param import Param
 from ..core._newton import crossed, newton
 from ..core._status import CycleStatus
-from ..core._step import ContinuationProblem, State, tangent
+from ..core._step import ContinuationProblem, State, start_status, tangent
 from ._flow import FlowOptions, orbit, shooting_system
 
 MIN_COS = 0.5          # a corrected cycle whose tangent turned by more than 60 degrees is rejected (branch jump)
@@ -229,12 +229,6 @@ def _state(problem, v, t, ds, last_ds, evaluated, iters, ok, status) -> State:
                  accepted=ok, status=jnp.asarray(status, jnp.int32), extra=mu)
 
 
-def _start_status(ok, u, problem, s):
-    _, T, p = problem.split(u)
-    inside = (p >= s.p_min) & (p <= s.p_max)
-    return jnp.where(ok & inside, CycleStatus.RUNNING, jnp.where(ok, CycleStatus.LEFT_WINDOW, CycleStatus.START_FAILED))
-
-
 def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: jax.Array) -> State:
     """The first cycle near the Hopf point ``(h (d,), p ())``: ``h + √2 ds Re(e^{iθ} q)`` with the critical
     eigenvector ``q`` (``<q, q> = 1``), period ``2π/ω``, and ``p`` moved by ``-l1 ω ds² / (2μ')`` (the side where
@@ -276,7 +270,7 @@ def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: ja
     first = (s.ds, *attempt(s.ds))
     r0, v, t, evaluated, iters, ok = jax.lax.while_loop(
         lambda c: ~c[-1] & (c[0] > 4 * s.ds_min), retry, first)
-    return _state(problem, v, t, r0, 0.0, evaluated, iters, ok, _start_status(ok, v, problem, s))   # first step: r0
+    return _state(problem, v, t, r0, 0.0, evaluated, iters, ok, start_status(ok, v, s))   # first step: r0
 
 
 def start_from_orbit(problem: CycleProblem, s: CycleSettings, x0: jax.Array, period, direction) -> State:
@@ -291,4 +285,4 @@ def start_from_orbit(problem: CycleProblem, s: CycleSettings, x0: jax.Array, per
     t = jnp.linalg.svd(own_section(problem, v, evaluated[1]))[2][-1]
     t = jnp.where(t[-1] * direction < 0, -t, t)
     ok = conv & jnp.all(jnp.isfinite(t)) & (problem.split(v)[1] > 0)
-    return _state(problem, v, t, s.ds, 0.0, evaluated, iters, ok, _start_status(ok, v, problem, s))
+    return _state(problem, v, t, s.ds, 0.0, evaluated, iters, ok, start_status(ok, v, s))
