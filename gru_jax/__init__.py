@@ -51,7 +51,7 @@ from ._linalg import Kind as Kind, classify as classify, eigvals as eigvals, val
 from .periodic import (
     CycleBranch as CycleBranch,
     CycleKind as CycleKind,
-    CycleStatus as CycleStatus,
+    FamilyEndKind as FamilyEndKind,
     FlowOptions as FlowOptions,
     LimitCycles as LimitCycles,
     OrbitStatus as OrbitStatus,

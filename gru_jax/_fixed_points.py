@@ -8,26 +8,27 @@ the returned state is ``h* - J⁻¹ f(h*, params)`` with ``h*`` and ``J`` held c
 
 from __future__ import annotations
 
-import enum
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._linalg import Kind, classify, eigvals, n_unstable, solve, value_and_jacobian
+from ._linalg import Kind, classify, eigvals, n_unstable, value_and_jacobian
+from .core._newton import backtracking_newton, implicit_step
 from .core._result import Result
+from .core._status import Codes
 from ._validate import check_choice, check_finite, check_positive, renamed
 from .models._field import VectorField, batch_shape, resolve_box, resolve_field, validate_params
 
 
-class SeedStatus(enum.IntEnum):
+class SeedStatus(Codes):
     """How the Newton solve from one seed ended."""
 
-    CONVERGED = 0     # the last full Newton step was below tol
-    MAX_STEPS = 1     # ran out of steps
-    NONFINITE = 2     # singular Jacobian or a NaN/inf appeared
-    STALLED = 3       # backtracking could not decrease |f|: a local minimum of |f| (e.g. a saddle-node's ghost)
+    CONVERGED = 0, "the last full Newton step was below tol"
+    MAX_STEPS = 1, "ran out of steps"
+    NONFINITE = 2, "singular Jacobian or a NaN/inf appeared"
+    STALLED = 3, "backtracking could not decrease |f|: a local minimum of |f| (e.g. a saddle-node's ghost)"
 
 
 class FixedPoints(Result):
@@ -99,45 +100,18 @@ def _fmt_complex(z: complex) -> str:
 
 # ---- one problem ------------------------------------------------------------------------------------------
 
-MIN_FRACTION = 1e-6   # backtracking gives up when the step is cut below this fraction of the Newton step
-
-
 def newton(f: VectorField, params, h0: jax.Array, lo, hi, xtol, max_steps, max_step):
-    """Damped Newton from one seed (d,), kept in the box ``[lo, hi]``. Returns ``(h, status, steps)``.
-
-    A step is scaled so that its largest component is at most ``max_step``, and halved until ``|f|``
-    decreases (backtracking, one evaluation of ``f`` and its Jacobian per iteration, accepted or not);
-    a seed whose step is cut below ``MIN_FRACTION`` of the Newton step has stalled.
-    Converged when the Newton step at an accepted point is at most ``xtol`` (max-norm): this is
-    invariant to rescaling the rows of ``f``, so slow rates ``1 - z`` do not fake convergence.
+    """Damped Newton from one seed (d,), kept in the box ``[lo, hi]``: ``core.backtracking_newton`` on ``f`` with
+    steps of largest component at most ``max_step``. Returns ``(h, status, steps)``; ``STALLED`` when the step
+    is cut below ``MIN_FRACTION`` of the Newton step. Converged when the Newton step at an accepted point is at
+    most ``xtol`` (max-norm): this is invariant to rescaling the rows of ``f``, so slow rates ``1 - z`` do not
+    fake convergence.
     """
-    def direction(value, jac):
-        dx = jnp.where(jnp.all(value == 0), 0.0, -solve(jac, value))
-        size = jnp.max(jnp.abs(dx))
-        return dx, jnp.where(jnp.all(jnp.isfinite(dx)), size, jnp.nan)
-
-    def cond(carry):
-        h, dx, size, norm, fraction, trial, k = carry
-        return (k < max_steps) & (size > xtol) & ~jnp.isnan(size) & (fraction >= MIN_FRACTION)
-
-    def body(carry):
-        h, dx, size, norm, fraction, trial, k = carry
-        value, jac = value_and_jacobian(f, trial, params)
-        trial_norm = jnp.sum(value**2)
-        accept = trial_norm < norm
-        new_dx, new_size = direction(value, jac)
-        h, dx, size = (jnp.where(accept, a, b) for a, b in ((trial, h), (new_dx, dx), (new_size, size)))
-        norm = jnp.where(accept, trial_norm, norm)
-        fraction = jnp.where(accept, jnp.minimum(1.0, max_step / size), 0.5 * fraction)
-        trial = jnp.clip(h + fraction * dx, lo, hi)
-        return h, dx, size, norm, fraction, trial, k + 1
-
-    inf = jnp.asarray(jnp.inf, h0.dtype)
-    start = (h0, jnp.zeros_like(h0), inf, inf, jnp.asarray(1.0, h0.dtype), h0, jnp.asarray(0, jnp.int32))
-    h, dx, size, _, fraction, _, k = jax.lax.while_loop(cond, body, start)
-    status = jnp.select([size <= xtol, jnp.isnan(size), fraction < MIN_FRACTION],
+    res = backtracking_newton(lambda h: (*value_and_jacobian(f, h, params), True, ()), h0, xtol, max_steps,
+                              lambda h, dx: max_step / jnp.max(jnp.abs(dx)), project=lambda h: jnp.clip(h, lo, hi))
+    status = jnp.select([res.converged, ~res.finite, res.stalled],
                         [SeedStatus.CONVERGED, SeedStatus.NONFINITE, SeedStatus.STALLED], SeedStatus.MAX_STEPS)
-    return jnp.clip(h + jnp.where(size <= xtol, dx, 0.0), lo, hi), status.astype(jnp.int32), k
+    return res.v, status.astype(jnp.int32), res.iterations
 
 
 def dedupe(h: jax.Array, ok: jax.Array, tol) -> tuple[jax.Array, jax.Array]:
@@ -152,14 +126,6 @@ def dedupe(h: jax.Array, ok: jax.Array, tol) -> tuple[jax.Array, jax.Array]:
     unique = ok & (first == jnp.arange(n))
     multiplicity = jnp.sum((first[:, None] == jnp.arange(n)[None, :]) & ok[:, None], axis=0)
     return unique, multiplicity.astype(jnp.int32)
-
-
-def implicit_polish(f: VectorField, h: jax.Array, params) -> jax.Array:
-    """One Newton step from a converged ``h`` (d,) whose derivative in ``params`` is the implicit-function one."""
-    h = jax.lax.stop_gradient(h)
-    value, jac = value_and_jacobian(f, h, params)
-    step = solve(jax.lax.stop_gradient(jac), value)
-    return h - jnp.where(jnp.isfinite(step), step, 0.0)   # a root with a singular J stays put
 
 
 def locate_one(f: VectorField, params, seeds: jax.Array, lo, hi, opts: dict):
@@ -177,7 +143,7 @@ def locate_one(f: VectorField, params, seeds: jax.Array, lo, hi, opts: dict):
     order = jnp.lexsort(tuple(key[:, i] for i in reversed(range(d))) + (~unique,))
     h, valid, multiplicity = h[order], unique[order], jnp.where(unique, multiplicity, 0)[order]
     safe = jnp.where(valid[:, None], h, 0.5 * (lo + hi))
-    h = jax.vmap(lambda y: implicit_polish(f, y, params))(safe)
+    h = jax.vmap(lambda y: implicit_step(lambda x: f(x, params), y, value_and_jacobian(f, y, params)[1]))(safe)
     value, jac = jax.vmap(lambda y: value_and_jacobian(f, y, params))(h)
     return h, valid, multiplicity, value, jac, status, steps
 
@@ -314,4 +280,4 @@ def fixed_point(params, h0: jax.Array, *, f: VectorField | None = None, tol: flo
     inf = jnp.full(jnp.shape(h0), jnp.inf)
     h, status, _ = newton(f, jax.lax.stop_gradient(params), jnp.asarray(h0, float), -inf, inf,
                           tol, max_newton, max_step)
-    return implicit_polish(f, h, params), status
+    return implicit_step(lambda x: f(x, params), h, value_and_jacobian(f, h, params)[1]), status

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import enum
-
 import diffrax
 import equinox as eqx
 import jax
@@ -14,15 +12,18 @@ from ._validate import check_choice, check_finite, check_positive
 from .models._field import VectorField, batch_shape, resolve_field, validate_params
 from ._ode import diffeqsolve
 from .core._result import Result
+from .core._status import Codes
 
 SOLVERS = {"tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5, "dopri8": diffrax.Dopri8,
            "kvaerno5": diffrax.Kvaerno5, "heun": diffrax.Heun, "euler": diffrax.Euler}
 
 
-class TrajectoryStatus(enum.IntEnum):
-    SUCCESS = 0
-    MAX_STEPS = 1     # the solver used max_steps before reaching t1
-    FAILED = 2        # any other diffrax failure (step size collapsed, non-finite values, ...)
+class TrajectoryStatus(Codes):
+    """How one trajectory's solve ended (``Trajectory.status``)."""
+
+    SUCCESS = 0, "reached t1"
+    MAX_STEPS = 1, "the solver used max_steps before reaching t1"
+    FAILED = 2, "any other diffrax failure (step size collapsed, non-finite values, ...)"
 
 
 class Trajectory(Result):

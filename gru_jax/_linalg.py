@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import enum
-
 import jax
 import jax.numpy as jnp
 
 from ._eig import eigvals
+from .core._status import Codes
 
 
-class Kind(enum.IntEnum):
+class Kind(Codes):
     """Stability type of an equilibrium (code stored in result arrays; ``-1`` marks padding)."""
 
-    STABLE_NODE = 0
-    STABLE_FOCUS = 1
-    UNSTABLE_NODE = 2
-    UNSTABLE_FOCUS = 3
-    SADDLE = 4
-    NON_HYPERBOLIC = 5
-
-    @property
-    def label(self) -> str:
-        return self.name.lower().replace("_", " ").replace("non hyperbolic", "non-hyperbolic")
+    STABLE_NODE = 0, "stable node", "every eigenvalue has negative real part, all real"
+    STABLE_FOCUS = 1, "stable focus", "every eigenvalue has negative real part, some complex"
+    UNSTABLE_NODE = 2, "unstable node", "every eigenvalue has positive real part, all real"
+    UNSTABLE_FOCUS = 3, "unstable focus", "every eigenvalue has positive real part, some complex"
+    SADDLE = 4, "saddle", "eigenvalues with positive and with negative real parts"
+    NON_HYPERBOLIC = 5, "non-hyperbolic", "some eigenvalue has zero real part (within hyperbolic_tol)"
 
 
 def value_and_jacobian(f, h: jax.Array, params) -> tuple[jax.Array, jax.Array]:

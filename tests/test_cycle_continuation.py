@@ -17,8 +17,8 @@ from scipy.optimize import brentq
 import gru_jax as gj
 from conftest import ALPHA_SN, ROTATION_PERIODS
 from gru_jax.continuation._param import Param
-from gru_jax.core._status import LocateStatus
-from gru_jax.periodic._cycle_branch import CycleKind, CycleStatus
+from gru_jax.core._status import BranchStatus, LocateStatus
+from gru_jax.periodic._cycle_branch import CycleKind, FamilyEndKind
 from gru_jax.periodic._continue import continue_cycles
 
 TRACES = {"planar": 0}
@@ -238,7 +238,7 @@ def test_bogdanov_takens_family_ends_at_a_saddle_loop():
     branch = continue_cycles(bogdanov_takens(b2), MU, Hopf(jnp.zeros(2), jnp.asarray(0.0)), f=planar,
                              ds=0.02, ds_max=2.0, window=(-1.0, 1.0), max_period=60.0, **PLANAR)
     assert branch.end == "homoclinic (saddle-loop)", repr(branch)
-    assert int(branch.status) == CycleStatus.HOMOCLINIC
+    assert int(branch.status) == BranchStatus.ENDED and int(branch.family_end.kind) == FamilyEndKind.HOMOCLINIC
     e = branch.family_end
     reference = scipy_homoclinic_b1(b2)                               # -0.05655517075 here
     # measured 3.6e-13 from the scipy root (benchmarks/README.md: AUTO-07p -0.056555170750, 2e-12 from ours)
@@ -375,8 +375,10 @@ def test_trim_to_numpy_and_messages(sl_branch):
     data = branch.to_numpy()
     assert data["end"] == "left window" and data["p"].shape == (k,) and data["special"] == []
     assert np.all(np.isnan(np.asarray(branch.p[k:])))
-    assert CycleStatus.SNIC.label == "SNIC" and "saddle-loop" in CycleStatus.HOMOCLINIC.label
-    assert all(s.message for s in CycleStatus) and all(k.message for k in CycleKind)
+    assert FamilyEndKind.SNIC.label == "SNIC" and "saddle-loop" in FamilyEndKind.HOMOCLINIC.label
+    assert all(s.message for s in FamilyEndKind) and all(k.message for k in CycleKind)
+    assert int(branch.status) == BranchStatus.LEFT_WINDOW and int(branch.family_end.kind) == -1
+    assert branch.message == "reached the edge of the parameter window (the last row lies on it)"
     with pytest.raises(ValueError, match="batch"):
         jax.tree_util.tree_map(lambda a: jnp.stack([a, a]), branch).trim()
 

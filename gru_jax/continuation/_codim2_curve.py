@@ -192,7 +192,7 @@ def run(problem: CurveProblem, state: State, settings: CurveSettings, max_points
     n, n2, dtype = max_points, state.u.shape[0], state.u.dtype
     result = drive(problem, state, settings, max_points, max_special)
     rows, count = result.rows, result.count
-    end = jnp.where(result.final.status == BranchStatus.RUNNING, BranchStatus.MAX_POINTS, result.final.status)
+    end = result.end
     first = jnp.where(count > 0, BranchStatus.START, end)
 
     d = n2 - 2

@@ -27,8 +27,8 @@ def run(problem: Problem, state: State, settings: Settings, max_points: int, max
     state = jax.lax.stop_gradient(state)
     n, d1, dtype = max_points, state.u.shape[0], state.u.dtype
     result = drive(frozen, state, settings, max_points, max_special)
-    rows, count, final = result.rows, result.count, result.final
-    end = jnp.where(final.status == BranchStatus.RUNNING, BranchStatus.MAX_POINTS, final.status)
+    rows, count = result.rows, result.count
+    end = result.end
     first = jnp.where(state.accepted, BranchStatus.START, state.status)
 
     # stability of every stored point: one batched eigenvalue call after the loop

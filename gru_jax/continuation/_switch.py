@@ -9,8 +9,6 @@ orthogonal to ``t2`` and the new branch is continued both ways from there, so it
 
 from __future__ import annotations
 
-import enum
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -24,23 +22,18 @@ from ._lyapunov import derivative
 from ._palc import Problem, Settings, init
 from ._param import as_param
 from ._run import run
-from ..core._status import BranchStatus, SpecialKind
+from ..core._status import BranchStatus, Codes, SpecialKind
 
 FLIP = jnp.array([-1.0, -1.0, 1.0])     # the fold and branch-point tests change sign with the tangent, Hopf's not
 LANES = 16      # one-way branches traced together by one compiled program (``switch_branch`` uses two)
 
 
-class SwitchStatus(enum.IntEnum):
+class SwitchStatus(Codes):
     """How the first point of a new branch came out (``.message`` says it in words)."""
 
-    SWITCHED = 0         # converged, on a new branch (for a discovered start: converged)
-    NOT_CONVERGED = 1    # the corrector on the hyperplane did not converge (or met a non-finite value)
-    OLD_BRANCH = 2       # converged, but back onto the branch it switched from
-
-    @property
-    def message(self) -> str:
-        return ("converged onto a new branch", "the corrector did not converge on the hyperplane",
-                "the corrector converged back onto the old branch")[self]
+    SWITCHED = 0, "converged onto a new branch"          # for a discovered start: converged
+    NOT_CONVERGED = 1, "the corrector did not converge on the hyperplane"     # or met a non-finite value
+    OLD_BRANCH = 2, "the corrector converged back onto the old branch"
 
 
 def branching_directions(F, u: jax.Array, t_old: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -9,8 +9,17 @@
   ``join`` of two directions.
 """
 
-from ._driver import Run as Run, locate_slots as locate_slots, run as run
-from ._newton import Newton as Newton, bracket as bracket, implicit_step as implicit_step, newton as newton
-from ._result import Result as Result, join as join
-from ._status import BranchStatus as BranchStatus, CycleStatus as CycleStatus, LocateStatus as LocateStatus
-from ._step import ContinuationProblem as ContinuationProblem, State as State, step as step
+import importlib
+
+_WHERE = {"_driver": ("Run", "locate_slots", "run"), "_newton": ("Newton", "bracket", "implicit_step", "newton"),
+          "_result": ("Result", "join"), "_status": ("BranchStatus", "Codes", "LocateStatus"),
+          "_step": ("ContinuationProblem", "State", "step")}
+__all__ = [name for names in _WHERE.values() for name in names]
+
+
+def __getattr__(name: str):
+    """The names above, imported on first use (so that low-level modules can import ``core._status``)."""
+    for module, names in _WHERE.items():
+        if name in names:
+            return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

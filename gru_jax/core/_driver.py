@@ -26,6 +26,12 @@ class Run(NamedTuple):
     at: jax.Array
     detected: jax.Array
 
+    @property
+    def end(self) -> jax.Array:
+        """The final status, ``MAX_POINTS`` where the rows ran out while the curve was still running."""
+        status = self.final.status
+        return jnp.where(status == BranchStatus.RUNNING, BranchStatus.MAX_POINTS, status).astype(jnp.int32)
+
 
 def _padding(x: jax.ShapeDtypeStruct, n: int) -> jax.Array:
     fill = jnp.nan if jnp.issubdtype(x.dtype, jnp.inexact) else -1

@@ -2,14 +2,15 @@
 
 ``newton`` solves ``F(v) = 0`` for a square system, or for an underdetermined one (n equations, n+1 unknowns)
 bordered by a hyperplane ``row·(v - target) = 0``: the corrector of every continuation step, the location of
-special points on augmented systems, and every probe of ``bracket``. ``implicit_step`` turns a converged root
-into one whose derivative in the problem's parameters is the implicit-function one. ``bracket`` is Illinois
-(modified regula falsi) on a scalar test along a chord of a curve.
+special points on augmented systems, and every probe of ``bracket``. ``backtracking_newton`` is its globalised
+form from far-away guesses (fixed points from arbitrary seeds, shooting for one periodic orbit). ``implicit_step``
+turns a converged root into one whose derivative in the problem's parameters is the implicit-function one.
+``bracket`` is Illinois (modified regula falsi) on a scalar test along a chord of a curve.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +19,7 @@ from .._linalg import solve, value_and_jacobian
 from ._status import LocateStatus
 
 MAX_BRACKET = 60        # Illinois iterations
+MIN_FRACTION = 1e-6     # backtracking gives up when the step is cut below this fraction of the Newton step
 
 
 def bordered(jac: jax.Array, row: jax.Array) -> jax.Array:
@@ -83,6 +85,59 @@ def newton(system: Callable, v0: jax.Array, tol, max_iter, border=None, cap=jnp.
     start = (v0, jnp.asarray(jnp.inf, v0.dtype), jnp.asarray(True), jnp.asarray(0, jnp.int32), blank)
     v, size, finite, k, (value, jac) = jax.lax.while_loop(cond, body, start)
     return Newton(v, (size <= tol) & finite, k, finite, value, jac)
+
+
+class Backtracking(NamedTuple):
+    """What ``backtracking_newton`` returns: ``v`` (n,) the last accepted point, plus the last step when
+    ``converged`` (its size at most ``tol``), projected; ``finite`` (False when a step was NaN/inf); ``stalled``
+    (the fraction fell below ``MIN_FRACTION``); ``accepted`` (some point was: its ``|F|²`` finite);
+    ``iterations``; ``aux`` of the last accepted point (``aux0`` if none)."""
+
+    v: jax.Array
+    converged: jax.Array
+    finite: jax.Array
+    stalled: jax.Array
+    accepted: jax.Array
+    iterations: jax.Array
+    aux: Any
+
+
+def backtracking_newton(evaluate: Callable, v0: jax.Array, tol, max_iter, cap: Callable,
+                        measure: Callable = lambda v, dv: jnp.max(jnp.abs(dv)), project: Callable = lambda v: v,
+                        aux0=(), exact_roots=True, stop_if_start_fails=False) -> Backtracking:
+    """Newton with backtracking on ``|F|²`` from a far-away guess ``v0`` (n,) for ``evaluate(v) -> (F (n,),
+    F' (n, n), ok, aux)``: one evaluation per iteration, at the trial ``project(v + fraction · step)``,
+    accepted when ``ok``, ``F`` finite and ``|F|²`` smaller, else the fraction is halved; at an accepted point the
+    fraction restarts at ``min(1, cap(v, step))``. Stops when ``measure(v, step) <= tol`` (converged), at a
+    non-finite step, below ``MIN_FRACTION``, after ``max_iter`` iterations or, with ``stop_if_start_fails``, when
+    ``v0`` fails. ``exact_roots``: a point with ``F = 0`` gets a zero step. Pure: jit and vmap freely.
+    """
+    def cond(c):
+        _, _, size, norm, fraction, _, _, k = c
+        started = (k == 0) | jnp.isfinite(norm) | (not stop_if_start_fails)
+        return started & (k < max_iter) & (size > tol) & ~jnp.isnan(size) & (fraction >= MIN_FRACTION)
+
+    def body(c):
+        v, dv, size, norm, fraction, trial, aux, k = c
+        value, jac, ok, trial_aux = evaluate(trial)
+        trial_norm = jnp.where(ok & jnp.all(jnp.isfinite(value)), jnp.sum(value**2), jnp.inf)
+        trial_dv = -solve(jac, value)
+        if exact_roots:
+            trial_dv = jnp.where(jnp.all(value == 0), 0.0, trial_dv)
+        trial_size = jnp.where(jnp.all(jnp.isfinite(trial_dv)), measure(trial, trial_dv), jnp.nan)
+        accept = trial_norm < norm
+        v, dv, size, norm, aux = jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b),
+                                                        (trial, trial_dv, trial_size, trial_norm, trial_aux),
+                                                        (v, dv, size, norm, aux))
+        fraction = jnp.where(accept, jnp.minimum(1.0, cap(v, dv)), 0.5 * fraction)
+        return v, dv, size, norm, fraction, project(v + fraction * dv), aux, k + 1
+
+    inf = jnp.asarray(jnp.inf, v0.dtype)
+    start = (v0, jnp.zeros_like(v0), inf, inf, jnp.asarray(1.0, v0.dtype), v0, aux0, jnp.asarray(0, jnp.int32))
+    v, dv, size, norm, fraction, _, aux, k = jax.lax.while_loop(cond, body, start)
+    converged = size <= tol
+    return Backtracking(project(jnp.where(converged, v + dv, v)), converged, ~jnp.isnan(size),
+                        fraction < MIN_FRACTION, jnp.isfinite(norm), k, aux)
 
 
 def implicit_step(G: Callable, u: jax.Array, jac: jax.Array) -> jax.Array:

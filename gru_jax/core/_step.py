@@ -59,13 +59,16 @@ class ContinuationProblem(eqx.Module):
     """The problem protocol, with the defaults most problems keep. A problem supplies ``system``, ``observe``
     and ``row``; the rest is optional.
 
-    - ``system(u, context) -> (F (n,), jac (n, n+1), ok)``: the residual and its Jacobian at ``u``;
+    - ``system(u, context) -> (F (n,), jac (n, n+1), ok)``: the residual and its Jacobian at ``u``; ``ok`` False
+      where it cannot be evaluated (a failed step: the curve ends ``STEP_TOO_SMALL``, or ``NONFINITE`` if the
+      numbers were not finite);
     - ``context(state)``: what stays fixed during one step (borders, a phase reference); default ``None``;
     - ``observe(before, after, value, jac, context, settings) -> State``: fills ``tests``, ``events``, ``extra`` of the new
       point ``after`` (and may reject it or end the curve through ``accepted`` and ``status``);
     - ``row(state) -> dict``: the per-row fields the driver stores;
     - ``tangent(v, jac, t)``: the new tangent (default: the kernel of ``jac`` oriented along ``t``);
-    - ``admissible(before, v, t_new)``: extra conditions on a corrected point (default: none);
+    - ``admissible(before, v, value, t_new)``: extra conditions on a corrected point ``v`` with the system's
+      ``value`` there (default: none);
     - ``residual(value)``: the stored residual (default ``max|F|``);
     - ``reevaluate``: evaluate ``system`` again at the corrected point (cheap systems), or use the corrector's
       last evaluation, within ``tol`` of it (expensive ones such as shooting);
@@ -83,7 +86,7 @@ class ContinuationProblem(eqx.Module):
     def tangent(self, v, jac, t) -> jax.Array:
         return tangent(jac, t)
 
-    def admissible(self, before: State, v, t_new) -> jax.Array:
+    def admissible(self, before: State, v, value, t_new) -> jax.Array:
         return jnp.asarray(True)
 
     def residual(self, value) -> jax.Array:
@@ -150,10 +153,10 @@ def move(problem: ContinuationProblem, state: State, settings) -> tuple[State, j
         v = res.v
         value, jac, ok_v = system(v) if problem.reevaluate else (res.value, res.jac, jnp.asarray(True))
         t_new = problem.tangent(v, jac, t)
-        finite = (res.finite & ok_v & jnp.all(jnp.isfinite(jac)) & jnp.all(jnp.isfinite(t_new))
-                  & jnp.all(jnp.isfinite(value)))
-        converged = (res.converged & finite & (jnp.linalg.norm(v - target) <= cap + s.tol)
-                     & problem.admissible(state, v, t_new))
+        finite = jnp.all(jnp.isfinite(jac)) & jnp.all(jnp.isfinite(value))
+        converged = (res.converged & ok_v & finite & jnp.all(jnp.isfinite(t_new))
+                     & (jnp.linalg.norm(v - target) <= cap + s.tol)
+                     & problem.admissible(state, v, value, t_new))
         overshoot = converged & ~landing & ~inside(v, lo, hi)
         ok = converged & ~overshoot
         ds = jnp.where(converged, ds, 0.5 * ds)

@@ -1,27 +1,30 @@
-"""The saddle-loop homoclinic curve in two parameters: pseudo-arclength continuation of ``split(p, p2) = 0`` (one
-equation, two unknowns) in one ``lax.while_loop`` with fixed-size buffers; the saddle and the branch directions are
-carried from point to point."""
+"""The saddle-loop homoclinic curve in two parameters as a continuation problem of the core: ``u = (p, p2)`` on the
+zero set of the split function (one equation, two unknowns); the saddle and the branch directions are carried
+from point to point."""
 
 from __future__ import annotations
+
+from typing import Any, Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._linalg import solve
 from .._validate import check_finite, check_positive
 from ..continuation._codim2 import _window
 from ..continuation._continuation import _top_level_or_nested, check_sizes
 from ..continuation._param import Param, as_param
+from ..core._driver import run
 from ..core._result import Result
 from ..core._status import BranchStatus
+from ..core._step import ContinuationProblem, State, start_status
 from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
 from ._locate import HomoclinicPoint, check_problem, split_options
-from ._split import SplitOptions, SplitStatus, split_one
+from ._split import SplitOptions, saddle_at, split_one
 
-RESIDUAL = 1e-6    # a row is accepted only if |split| <= RESIDUAL * radius there (not a jump of the split function)
+RESIDUAL = 1e-6    # a point is accepted only if |split| <= RESIDUAL * radius there (not a jump of the split function)
 
 
 class HomoclinicCurve(Result):
@@ -71,81 +74,68 @@ class CurveSettings(eqx.Module):
     max_newton: jax.Array
     grow: jax.Array
 
+    def bounds(self) -> tuple[jax.Array, jax.Array]:
+        return self.lo, self.hi
 
-def _perp(g):
-    return jnp.stack([-g[1], g[0]]) / jnp.linalg.norm(g)
+
+class LoopProblem(ContinuationProblem):
+    """Saddle loops of the planar ``f(h, params)`` in ``param`` and ``param2``. A point's ``extra`` is the saddle
+    (2,), the branch directions (2, 2) (unstable, stable) and ``lam`` (2,); its residual is the signed split."""
+
+    f: Callable = eqx.field(static=True)
+    opts: SplitOptions
+    params: Any
+    param: Param = eqx.field(static=True)
+    param2: Param = eqx.field(static=True)
+
+    def at(self, u: jax.Array) -> Any:
+        return self.param2.set(self.param.set(self.params, u[0]), u[1])
+
+    def context(self, state: State):
+        return state.extra[:2]
+
+    def system(self, u: jax.Array, context):
+        """The split (1,) and its gradient (1, 2) in ``(p, p2)``; not ``ok`` where the split fails."""
+        saddle, refs = context
+        value = lambda w: split_one(self.f, self.at(w), saddle, refs[0], refs[1], self.opts, True).value
+        v, g = jax.value_and_grad(value)(u)
+        ok = jnp.isfinite(v) & jnp.all(jnp.isfinite(g))
+        return jnp.where(ok, v, 0.0)[None], jnp.where(ok, g, 0.0)[None], ok
+
+    def admissible(self, before: State, v, value, t_new) -> jax.Array:
+        return jnp.abs(value[0]) <= RESIDUAL * self.opts.radius       # a root, not a jump of the split
+
+    def residual(self, value) -> jax.Array:
+        return value[0]
+
+    def observe(self, before: State, after: State, value, jac, context, settings) -> State:
+        saddle, refs = context
+        h, lam, v_u, v_s, _, _ = saddle_at(self.f, self.at(after.u), saddle, refs[0], refs[1])
+        return eqx.tree_at(lambda x: x.extra, after, (h, jnp.stack([v_u, v_s]), lam))
+
+    def row(self, st: State) -> dict:
+        saddle, _, lam = st.extra
+        return dict(p=st.u[0], p2=st.u[1], saddle=saddle, lam=lam, saddle_quantity=lam[0] + lam[1],
+                    residual=st.residual)
 
 
 def continue_one(f, opts: SplitOptions, param: Param, param2: Param, params, start: HomoclinicPoint,
                  settings: CurveSettings, direction, N: int) -> HomoclinicCurve:
     """``continue_homoclinic`` for one problem (vmappable)."""
-    params = jax.lax.stop_gradient(params)
-    at = lambda u: param2.set(param.set(params, u[0]), u[1])
-
-    def S(u, saddle, refs):
-        """The split and its gradient in ``(p, p2)``, with the evaluation (status, saddle, eigenvectors)."""
-        def value(w):
-            sp = split_one(f, at(w), saddle, refs[0], refs[1], opts, True)
-            return sp.value, sp
-        (v, sp), g = jax.value_and_grad(value, has_aux=True)(u)
-        return v, g, sp
-
-    def correct(u_pred, t, saddle, refs):
-        def body(c):
-            u, _, _, k, _ = c
-            v, g, sp = S(u, saddle, refs)
-            du = -solve(jnp.stack([g, t]), jnp.stack([v, t @ (u - u_pred)]))
-            good = (sp.status == SplitStatus.OK) & jnp.all(jnp.isfinite(du))
-            done = good & (jnp.max(jnp.abs(du)) <= settings.tol * (1 + jnp.max(jnp.abs(u))))
-            return u + jnp.where(good, du, 0.0), sp, done, k + 1, ~good
-
-        zeros = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(S, u_pred, saddle, refs))
-        c0 = (u_pred, zeros[2], jnp.asarray(False), jnp.asarray(0), jnp.asarray(False))
-        u, sp, done, _, _ = jax.lax.while_loop(lambda c: ~c[2] & ~c[4] & (c[3] < settings.max_newton), body, c0)
-        v, g, sp = S(u, sp.saddle, jnp.stack([sp.unstable, sp.stable]))      # the row's values at the root itself
-        small = (sp.status == SplitStatus.OK) & (jnp.abs(v) <= RESIDUAL * opts.radius)
-        return u, g, sp, done & small
-
-    def row(buf, i, u, sp):
-        lam = sp.lam
-        vals = (u[0], u[1], sp.saddle, lam, lam[0] + lam[1], sp.value)
-        return tuple(b.at[i].set(x) for b, x in zip(buf, vals))
-
-    # start: the located point, its tangent
-    u0 = jnp.stack([start.p, param2.get(params)])
+    problem = LoopProblem(f, opts, jax.lax.stop_gradient(params), param, param2)
+    u0 = jnp.stack([start.p, param2.get(problem.params)])
     refs0 = jnp.stack([start.unstable, start.stable])
-    _, g0, sp0 = S(u0, start.saddle, refs0)
-    t0 = _perp(g0)
+    value, jac, ok = problem.system(u0, (start.saddle, refs0))
+    h, lam, v_u, v_s, _, _ = saddle_at(f, problem.at(u0), start.saddle, start.unstable, start.stable)
+    t0 = jnp.stack([-jac[0, 1], jac[0, 0]]) / jnp.linalg.norm(jac)
     t0 = t0 * jnp.where(jnp.where(jnp.abs(t0[1]) > 1e-12, t0[1], t0[0]) * direction < 0, -1.0, 1.0)
-    nan = jnp.nan
-    buf = (jnp.full(N, nan), jnp.full(N, nan), jnp.full((N, 2), nan), jnp.full((N, 2), nan), jnp.full(N, nan),
-           jnp.full(N, nan))
-    buf = row(buf, 0, u0, sp0)
-    ok0 = (sp0.status == SplitStatus.OK) & jnp.all(jnp.isfinite(t0))
-    status0 = jnp.where(ok0, BranchStatus.RUNNING, BranchStatus.START_FAILED).astype(jnp.int32)
-
-    def body(c):
-        buf, i, u, t, saddle, refs, ds, status = c
-        u_new, g, sp, done = correct(u + ds * t, t, saddle, refs)
-        inside = jnp.all((u_new >= settings.lo) & (u_new <= settings.hi))
-        accept = done & inside
-        t_new = _perp(g)
-        t_new = t_new * jnp.where(t_new @ t < 0, -1.0, 1.0)
-        buf = jax.tree_util.tree_map(lambda b, n: jnp.where(accept, n, b), buf, row(buf, i + 1, u_new, sp))
-        ds_new = jnp.where(accept, jnp.minimum(ds * settings.grow, settings.ds_max), ds / 2)
-        status = jnp.select([done & ~inside, accept & (i + 2 >= N), ~accept & (ds_new < settings.ds_min)],
-                            [BranchStatus.LEFT_WINDOW, BranchStatus.MAX_POINTS, BranchStatus.STEP_TOO_SMALL],
-                            BranchStatus.RUNNING).astype(jnp.int32)
-        pick = lambda a, b: jnp.where(accept, a, b)
-        return (buf, i + accept, pick(u_new, u), pick(t_new, t), pick(sp.saddle, saddle),
-                pick(jnp.stack([sp.unstable, sp.stable]), refs), ds_new, status)
-
-    c = (buf, jnp.asarray(0), u0, t0, sp0.saddle, jnp.stack([sp0.unstable, sp0.stable]), settings.ds, status0)
-    buf, i, *_, status = jax.lax.while_loop(lambda c: c[-1] == BranchStatus.RUNNING, body, c)
-    count = jnp.where(status0 == BranchStatus.START_FAILED, 0, i + 1)
-    return HomoclinicCurve(*buf, count=count.astype(jnp.int32),
-                           status=jnp.stack([jnp.where(ok0, BranchStatus.START, BranchStatus.START_FAILED),
-                                             status]).astype(jnp.int32),
+    ok = ok & jnp.all(jnp.isfinite(t0))
+    state = State(u=u0, t=t0, ds=settings.ds, last_ds=jnp.zeros_like(settings.ds), tests=jnp.zeros(0),
+                  events=jnp.zeros(0, bool), residual=value[0], newton=jnp.asarray(0, jnp.int32), accepted=ok,
+                  status=start_status(ok, u0, settings), extra=(h, jnp.stack([v_u, v_s]), lam))
+    result = run(problem, state, settings, N, 0)
+    first = jnp.where(ok, BranchStatus.START, BranchStatus.START_FAILED)
+    return HomoclinicCurve(**result.rows, count=result.count, status=jnp.stack([first, result.end]).astype(jnp.int32),
                            param_name=param.label, param2_name=param2.label)
 
 

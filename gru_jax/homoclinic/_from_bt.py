@@ -23,7 +23,7 @@ from ..core._result import ResultMixin, join as _join
 from ..core._status import BranchStatus, LocateStatus
 from ..models._field import VectorField
 from ..periodic._continue import continue_cycles
-from ..periodic._cycle_branch import CycleBranch, CycleStatus
+from ..periodic._cycle_branch import CycleBranch, FamilyEndKind
 from ._curve import HomoclinicCurve, continue_homoclinic
 from ._locate import HomoclinicPoint, HomoclinicStatus
 from ._report import locate_family_end
@@ -98,7 +98,7 @@ def homoclinic_from_bt(params, param: Param, param2: Param, start, *, distance: 
     family = continue_cycles(at_hopf, param, hopf, f=f, ds=amplitude, max_period=max_period,
                              ds_max=max_period / 50, max_points=400).trim()
     out.update(family=family)
-    if int(family.status) != CycleStatus.HOMOCLINIC:
+    if int(family.family_end.kind) != FamilyEndKind.HOMOCLINIC:
         return HomoclinicFromBT(**out, message=f"the cycle family from the Hopf point ended '{family.end}', not in a "
                                               "saddle loop: try another distance")
     start, radius = locate_family_end(at_hopf, param, family, f, max_period)

@@ -4,7 +4,6 @@ then one Newton step whose derivative in the other parameters is the implicit-fu
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 import equinox as eqx
@@ -16,36 +15,30 @@ from .._fixed_points import fixed_point
 from .._linalg import value_and_jacobian
 from .._validate import check_finite, check_positive, check_window, deprecated, is_concrete, renamed
 from ..core._result import Result
+from ..core._status import Codes
 from ..continuation._continuation import _top_level_or_nested
 from ..continuation._param import Param, as_param
 from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
 from ._manifolds import saddle_eigen
-from ._split import Split, SplitOptions, SplitStatus, split_one
+from ._split import Split, SplitOptions, SplitStatus, saddle_at, split_one
 
 RUNNING = -1
 #: unstable/stable branch signs tried by ``branches="auto"``, in this order
 SIGNS = ((1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0))
 
 
-class HomoclinicStatus(enum.IntEnum):
+class HomoclinicStatus(Codes):
     """How a homoclinic point was located (``HomoclinicPoint.status``); ``.message`` says it in words."""
 
-    CONVERGED = 0
-    NO_BRACKET = 1
-    SPLIT_FAILED = 2
-    MAX_STEPS = 3
-    NOT_CONVERGED = 4
-
-    @property
-    def message(self) -> str:
-        return ("located: the split function vanishes",
-                "the split function has the same sign at both ends of the bracket (or no branch pair changes sign)",
-                "the split function could not be evaluated at an iterate (see SplitStatus: saddle lost, branch "
-                "not reaching the section)",
-                "ran out of steps",
-                "the iterates converged to a jump of the split function, not a root (e.g. the crossing moved to "
-                "another part of the section)")[self]
+    CONVERGED = 0, "located: the split function vanishes"
+    NO_BRACKET = 1, ("the split function has the same sign at both ends of the bracket (or no branch pair changes "
+                     "sign)")
+    SPLIT_FAILED = 2, ("the split function could not be evaluated at an iterate (see SplitStatus: saddle lost, "
+                       "branch not reaching the section)")
+    MAX_STEPS = 3, "ran out of steps"
+    NOT_CONVERGED = 4, ("the iterates converged to a jump of the split function, not a root (e.g. the crossing "
+                        "moved to another part of the section)")
 
 
 class HomoclinicPoint(Result):
@@ -166,15 +159,12 @@ def finish(f, opts: SplitOptions, path: Path, params, s, saddle, refs, status, s
     step = jnp.where(jnp.isfinite(value / slope), value / slope, 0.0)
     s_new = s - step
     at = path.at(params, s_new)
-    h, _ = fixed_point(at, saddle, f=f)
-    _, jac = value_and_jacobian(f, h, at)
-    _, lam, vectors, _ = saddle_eigen(jac)
-    vectors = vectors * jnp.where(jnp.sum(vectors * refs, axis=1, keepdims=True) < 0, -1.0, 1.0)
+    h, lam, v_u, v_s, _, _ = saddle_at(f, at, saddle, refs[0], refs[1])
     big = jnp.abs(jax.lax.stop_gradient(step)) > ptol * (1 + jnp.abs(s))
     status = jnp.where((status == HomoclinicStatus.CONVERGED) & (big | ~jnp.isfinite(value)),
                        HomoclinicStatus.NOT_CONVERGED, status)
     point = HomoclinicPoint(p=path.param.get(at), saddle=h, lam=lam, saddle_quantity=lam[0] + lam[1],
-                            residual=value, unstable=vectors[0], stable=vectors[1], status=status.astype(jnp.int32),
+                            residual=value, unstable=v_u, stable=v_s, status=status.astype(jnp.int32),
                             steps=steps)
     return s_new, point
 

@@ -3,8 +3,6 @@ curves (for plots, and the start points of the split function)."""
 
 from __future__ import annotations
 
-import enum
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -15,25 +13,19 @@ from .._linalg import eigvals, n_unstable, solve, value_and_jacobian
 from .._validate import check_finite, check_positive
 from ..continuation._continuation import check_field
 from ..core._result import Result
+from ..core._status import Codes
 from ..models._field import VectorField, batch_shape, resolve_field, validate_params
 from ..periodic._flow import FlowOptions, orbit
 
 
-class ManifoldStatus(enum.IntEnum):
+class ManifoldStatus(Codes):
     """How ``saddle_manifolds`` ended (``Manifolds.status``); ``.message`` says it in words."""
 
-    OK = 0
-    SADDLE_NOT_CONVERGED = 1
-    NOT_A_SADDLE = 2
-    INTEGRATION_FAILED = 3
-
-    @property
-    def message(self) -> str:
-        return ("both one-dimensional manifolds computed",
-                "Newton did not converge from the saddle guess",
-                "no one-dimensional manifold: the equilibrium has neither exactly one unstable nor exactly one "
-                "stable eigenvalue",
-                "the ODE solver failed on a branch (max_steps or a non-finite state); see branch_ok")[self]
+    OK = 0, "both one-dimensional manifolds computed"
+    SADDLE_NOT_CONVERGED = 1, "Newton did not converge from the saddle guess"
+    NOT_A_SADDLE = 2, ("no one-dimensional manifold: the equilibrium has neither exactly one unstable nor exactly "
+                       "one stable eigenvalue")
+    INTEGRATION_FAILED = 3, "the ODE solver failed on a branch (max_steps or a non-finite state); see branch_ok"
 
 
 def real_eigenvector(jac: jax.Array, lam) -> jax.Array:

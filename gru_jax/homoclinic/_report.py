@@ -9,7 +9,7 @@ from ..continuation._param import Param
 from ..core._status import LocateStatus, SpecialKind
 from ..models._field import VectorField
 from ..periodic._continue import continue_cycles
-from ..periodic._cycle_branch import CycleKind, CycleStatus
+from ..periodic._cycle_branch import CycleKind, FamilyEndKind
 from ._locate import HomoclinicPoint, HomoclinicStatus, locate_homoclinic
 
 SAME = 1e-7      # two ends within this distance in the parameter are one point
@@ -40,7 +40,7 @@ def homoclinic_report(params, param: Param, window, *, f: VectorField | None = N
             if int(points.kind[i]) == CycleKind.LPC:
                 _add(report["cycle_folds"], {"param": float(points.p[i]), "period": float(points.period[i])})
         end = family.family_end
-        if int(family.status) == CycleStatus.HOMOCLINIC:
+        if int(end.kind) == FamilyEndKind.HOMOCLINIC:
             found, _ = locate_family_end(params, param, family, f, max_period)
             ok = int(found.status) == HomoclinicStatus.CONVERGED
             _add(report["homoclinic"], {
@@ -48,7 +48,7 @@ def homoclinic_report(params, param: Param, window, *, f: VectorField | None = N
                                                                                   end.equilibrium).tolist(),
                 "saddle_quantity": float(found.saddle_quantity if ok else end.saddle_quantity),
                 "kind": "saddle-loop", "located": ok})
-        elif int(family.status) == CycleStatus.SNIC and folds:
+        elif int(end.kind) == FamilyEndKind.SNIC and folds:
             j = min(folds, key=lambda j: abs(sp.p[j] - float(end.p_end)))
             _add(report["homoclinic"], {"param": float(sp.p[j]), "saddle": sp.h[j].tolist(), "saddle_quantity": None,
                                         "kind": "SNIC", "located": True})

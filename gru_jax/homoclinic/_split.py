@@ -12,8 +12,6 @@ is the crossing's and its derivative is the implicit-function one.
 
 from __future__ import annotations
 
-import enum
-
 import diffrax
 import equinox as eqx
 import jax
@@ -24,6 +22,7 @@ from .._fixed_points import SeedStatus, fixed_point
 from .._linalg import value_and_jacobian
 from .._ode import diffeqsolve
 from ..core._result import Result
+from ..core._status import Codes
 from ..periodic._flow import FlowOptions, flow
 from ._manifolds import saddle_eigen
 
@@ -46,26 +45,17 @@ class SplitOptions(eqx.Module):
     flow: FlowOptions = FlowOptions()
 
 
-class SplitStatus(enum.IntEnum):
+class SplitStatus(Codes):
     """How one evaluation of the split function ended (``Split.status``); ``.message`` says it in words."""
 
-    OK = 0
-    SADDLE_NOT_CONVERGED = 1
-    NOT_A_SADDLE = 2
-    STABLE_BRANCH_SHORT = 3
-    NO_CROSSING = 4
-    NONFINITE = 5
-
-    @property
-    def message(self) -> str:
-        return ("the unstable branch crossed the section",
-                "Newton did not converge from the saddle guess",
-                "the equilibrium is not a saddle (needs one positive and one negative eigenvalue)",
-                "backwards in time the stable branch never got `radius` away from the saddle within t_max: "
-                "decrease radius or increase t_max",
-                "the unstable branch did not cross the section in the flow direction within t_max (it tends to "
-                "another attractor, or t_max is too short)",
-                "a non-finite value appeared")[self]
+    OK = 0, "the unstable branch crossed the section"
+    SADDLE_NOT_CONVERGED = 1, "Newton did not converge from the saddle guess"
+    NOT_A_SADDLE = 2, "the equilibrium is not a saddle (needs one positive and one negative eigenvalue)"
+    STABLE_BRANCH_SHORT = 3, ("backwards in time the stable branch never got `radius` away from the saddle within "
+                              "t_max: decrease radius or increase t_max")
+    NO_CROSSING = 4, ("the unstable branch did not cross the section in the flow direction within t_max (it tends "
+                      "to another attractor, or t_max is too short)")
+    NONFINITE = 5, "a non-finite value appeared"
 
 
 class Split(Result):
@@ -113,6 +103,18 @@ def _oriented(v, ref):
     return v * jnp.where(v @ ref < 0, -1.0, 1.0)
 
 
+def saddle_at(f, params, guess: jax.Array, u_ref: jax.Array, s_ref: jax.Array):
+    """The saddle near ``guess`` (2,) by Newton, ``lam`` (2,) ``(lambda_u, lambda_s)`` and the unit eigenvectors
+    ``v_u``, ``v_s`` (2,) oriented along ``u_ref``, ``s_ref``; ``converged``, ``is_saddle``."""
+    h, seed = fixed_point(params, guess, f=f)
+    _, jac = value_and_jacobian(f, h, params)
+    _, lam, vectors, has = saddle_eigen(jac)
+    converged = seed == SeedStatus.CONVERGED
+    good = converged & jnp.all(has)
+    v_u, v_s = (_oriented(jnp.where(good, v, jnp.ones(2)), ref) for v, ref in zip(vectors, (u_ref, s_ref)))
+    return h, lam, v_u, v_s, converged, jnp.all(has)
+
+
 def split_one(f, params, saddle_guess: jax.Array, u_ref: jax.Array, s_ref: jax.Array,
               opts: SplitOptions = SplitOptions(), differentiable: bool = True) -> Split:
     """The split function for one planar problem (vmappable).
@@ -122,11 +124,7 @@ def split_one(f, params, saddle_guess: jax.Array, u_ref: jax.Array, s_ref: jax.A
     the states at the event times by a differentiable flow, so that the value is differentiable in ``params``
     (by the IFT); without it the event states are used (half the integrations, for searches).
     """
-    h, seed = fixed_point(params, saddle_guess, f=f)
-    _, jac = value_and_jacobian(f, h, params)
-    _, lam, vectors, has = saddle_eigen(jac)
-    saddle = (seed == SeedStatus.CONVERGED) & jnp.all(has)
-    v_u, v_s = (_oriented(jnp.where(saddle, v, jnp.ones(2)), ref) for v, ref in zip(vectors, (u_ref, s_ref)))
+    h, lam, v_u, v_s, converged, is_saddle = saddle_at(f, params, saddle_guess, u_ref, s_ref)
     x_u, x_s = h + opts.delta * v_u, h + opts.delta * v_s
 
     # the section point: backwards along the stable branch to distance `radius`
@@ -143,7 +141,7 @@ def split_one(f, params, saddle_guess: jax.Array, u_ref: jax.Array, s_ref: jax.A
     fx = f(x, params)
     crossing = x - g(x, params) / (fq @ fx) * fx                 # one differentiable Newton step in time
     value = normal @ (crossing - q)
-    status = jnp.select([seed != SeedStatus.CONVERGED, ~jnp.all(has), ~(hit_s & ok_s), ~(hit_u & ok_u),
+    status = jnp.select([~converged, ~is_saddle, ~(hit_s & ok_s), ~(hit_u & ok_u),
                          ~jnp.isfinite(value)],
                         [SplitStatus.SADDLE_NOT_CONVERGED, SplitStatus.NOT_A_SADDLE, SplitStatus.STABLE_BRANCH_SHORT,
                          SplitStatus.NO_CROSSING, SplitStatus.NONFINITE], SplitStatus.OK).astype(jnp.int32)

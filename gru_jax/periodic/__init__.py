@@ -8,6 +8,6 @@ from ._cycle_branch import (
     CycleBranch as CycleBranch,
     CycleKind as CycleKind,
     CyclePoints as CyclePoints,
-    CycleStatus as CycleStatus,
     FamilyEnd as FamilyEnd,
+    FamilyEndKind as FamilyEndKind,
 )

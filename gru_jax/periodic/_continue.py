@@ -15,8 +15,9 @@ from .._validate import check_finite, check_window, deprecated, is_concrete, ren
 from ..continuation._continuation import _top_level_or_nested, check_field, check_sizes, one_problem
 from ..continuation._param import Param, as_param
 from ..models._field import VectorField
-from ._cycle_branch import CycleBranch, CyclePoints, CycleStatus
+from ._cycle_branch import CycleBranch, CyclePoints, FamilyEndKind
 from ..core._driver import locate_slots, run as drive
+from ..core._status import BranchStatus
 from ..core._step import State
 from ._cycle_events import empty, locate
 from ._cycle_palc import (TP_FLOOR, CycleProblem, CycleSettings, amplitude, n_unstable, start_from_hopf,
@@ -32,7 +33,7 @@ def run(problem: CycleProblem, state: State, s: CycleSettings, max_points: int, 
     floor = TP_FLOOR * s.tol
     result = drive(problem, state, s, max_points, max_special)
     rows, count = result.rows, result.count
-    status = jnp.where(result.final.status == CycleStatus.RUNNING, CycleStatus.MAX_POINTS, result.final.status)
+    status = result.end
 
     used = jnp.arange(n_rows) < count
     X = rows["u"][:, : n - 2].reshape(n_rows, problem.n_segments, d)
@@ -60,18 +61,21 @@ def run(problem: CycleProblem, state: State, s: CycleSettings, max_points: int, 
                           located=mask(found["located"], -1), count=jnp.sum(valid).astype(jnp.int32),
                           n_detected=result.detected)
 
-    # why the family ended
-    infinite = (status == CycleStatus.PERIOD_MAX) & (count >= 1)
-    hopf = (status == CycleStatus.HOPF) & (count >= 2)
+    # how the family ended by itself (``observe``'s test on the last cycle): at infinite period when that cycle is
+    # above period_max (and not below amp_min), else at a Hopf point
+    X_last, T_last, _ = problem.split(result.final.u)
+    ended = status == BranchStatus.ENDED
+    infinite = ended & ~(amplitude(X_last) < s.amp_min) & (T_last > s.period_max)
+    hopf = ended & ~infinite & (count >= 2)
     safe_u = jnp.where(used[:, None], rows["u"], rows["u"][0])
-    end_status, end = jax.lax.cond(infinite, lambda: infinite_period(problem, safe_u, rows["t"], used, floor),
-                                   lambda: (status.astype(jnp.int32), no_end(d, dtype)))
+    end = jax.lax.cond(infinite, lambda: infinite_period(problem, safe_u, rows["t"], used, floor),
+                       lambda: no_end(d, dtype, jnp.where(ended, FamilyEndKind.HOPF, -1)))
     end = jax.lax.cond(hopf, lambda: hopf_end(problem, safe_u[jnp.maximum(count - 3 + jnp.arange(3), 0)], count),
                        lambda: end)
     return CycleBranch(p=rows["u"][:, -1], period=rows["u"][:, -2], X=X, multipliers=rows["mu"], n_unstable=n_unst,
                        stable=used & (n_unst == 0), amplitude=amp, tangent=rows["t"], ds=rows["ds"],
                        residual=rows["residual"], newton=rows["newton"], tests=rows["tests"],
-                       count=count.astype(jnp.int32), status=end_status.astype(jnp.int32), special=special,
+                       count=count.astype(jnp.int32), status=status.astype(jnp.int32), special=special,
                        family_end=end)
 
 

@@ -1,35 +1,47 @@
 """Results of cycle continuation: a ``CycleBranch`` (fixed-size, NaN-padded rows), its ``CyclePoints`` (fold of
-cycles, period doubling, Neimark-Sacker) and the ``FamilyEnd`` (why the family ends), with their status codes."""
+cycles, period doubling, Neimark-Sacker) and the ``FamilyEnd`` (how the family ends), with their codes."""
 
 from __future__ import annotations
-
-import enum
 
 import jax
 import numpy as np
 
 from ..core._result import Result, require_single as _require_single
-from ..core._status import CycleStatus, LocateStatus
+from ..core._status import BranchStatus, Codes, LocateStatus
 
 
-class CycleKind(enum.IntEnum):
+class CycleKind(Codes):
     """Type of a special point on a family of cycles (``CyclePoints.kind``; ``-1`` marks padding)."""
 
-    LPC = 0
-    PD = 1
-    NS = 2
-    NEUTRAL_SADDLE = 3
+    LPC = 0, "LPC", "fold of cycles: the tangent's parameter component changes sign"
+    PD = 1, "PD", "period doubling: a real Floquet multiplier passes through -1"
+    NS = 2, "NS", "Neimark-Sacker: a complex pair of Floquet multipliers crosses the unit circle"
+    NEUTRAL_SADDLE = 3, "neutral saddle cycle", ("neutral saddle cycle: two real multipliers with product 1 (the "
+                                                 "Neimark-Sacker test fired)")
 
-    @property
-    def label(self) -> str:
-        return ("LPC", "PD", "NS", "neutral saddle cycle")[self]
 
-    @property
-    def message(self) -> str:
-        return ("fold of cycles: the tangent's parameter component changes sign",
-                "period doubling: a real Floquet multiplier passes through -1",
-                "Neimark-Sacker: a complex pair of Floquet multipliers crosses the unit circle",
-                "neutral saddle cycle: two real multipliers with product 1 (the Neimark-Sacker test fired)")[self]
+class FamilyEndKind(Codes):
+    """How a family of cycles ended by itself (``FamilyEnd.kind``, with ``CycleBranch.status`` ``ENDED``; ``-1``:
+    it did not)."""
+
+    HOPF = 0, "Hopf", ("the cycle shrank onto an equilibrium (amplitude below amp_min, or it passed through zero): a "
+                       "Hopf point")
+    HOMOCLINIC = 1, "homoclinic (saddle-loop)", ("the period exceeded period_max with the orbit at a hyperbolic "
+                                                 "saddle with real leading eigenvalues: a saddle-loop homoclinic orbit")
+    HOMOCLINIC_FOCUS = 2, "homoclinic (saddle-focus)", ("the period exceeded period_max with the orbit at a "
+                                                        "hyperbolic saddle-focus: a Shilnikov-type homoclinic orbit")
+    SNIC = 3, "SNIC", ("the period exceeded period_max at a slow bottleneck with no hyperbolic equilibrium (a "
+                       "saddle-node or its ghost): a saddle-node on an invariant circle")
+    PERIOD_MAX = 4, "period max", "the period exceeded period_max and the cause could not be classified"
+
+
+#: a cycle family's words for the ends it shares with every curve, where those of ``BranchStatus`` differ
+_CYCLE_WORDS = {
+    BranchStatus.LEFT_WINDOW: "reached the edge of the parameter window (the last row lies on it)",
+    BranchStatus.NONFINITE: "the flow or its Jacobian became non-finite for every step down to ds_min",
+    BranchStatus.START_FAILED: ("the first cycle did not converge (check the Hopf point or the orbit guess, or "
+                                "change ds, the first amplitude)"),
+}
 
 
 class CyclePoints(Result):
@@ -64,7 +76,7 @@ class CyclePoints(Result):
 
 
 class FamilyEnd(Result):
-    """Why the family ended, for the Hopf and infinite-period ends (NaN otherwise).
+    """How the family ended by itself: ``kind`` () a ``FamilyEndKind`` code (``-1``: it did not; the rest NaN).
 
     ``equilibrium`` (d,) the equilibrium involved (NaN when there is none near the orbit: a SNIC's ghost);
     ``eigenvalues`` (d,) complex its eigenvalues; ``saddle_quantity`` () ``Re λ_u + Re λ_s`` of the leading
@@ -77,6 +89,7 @@ class FamilyEnd(Result):
     ``T ~ C/sqrt|p - p*|`` gives ``exponent ≈ 3``); ``law_agrees`` () whether that scaling supports the verdict.
     """
 
+    kind: jax.Array
     equilibrium: jax.Array
     eigenvalues: jax.Array
     saddle_quantity: jax.Array
@@ -99,8 +112,9 @@ class CycleBranch(Result):
     distance of a node from the nodes' mean; ``tangent`` (N, M d + 2) unit tangents in ``(X, T, p)`` along the
     direction of travel; ``ds`` (N,) the step that reached the row; ``residual`` (N,) max-norm of the shooting
     residual; ``newton`` (N,) corrector iterations; ``tests`` (N, 3) the fold-of-cycles, period-doubling and
-    Neimark-Sacker test values. ``count`` (); ``status`` () a ``CycleStatus`` code for the end of the family
-    (``.end`` in words); ``special`` the located ``CyclePoints``; ``family_end`` a ``FamilyEnd``.
+    Neimark-Sacker test values. ``count`` (); ``status`` () a ``BranchStatus`` code (``ENDED``: the family ended by
+    itself, ``family_end.kind`` says how; ``.end`` in words); ``special`` the located ``CyclePoints``;
+    ``family_end`` a ``FamilyEnd``.
     Padding rows are NaN / -1.
     """
 
@@ -127,13 +141,19 @@ class CycleBranch(Result):
     @property
     def end(self) -> str:
         """How the family ends, in a few words: ``"SNIC"``, ``"homoclinic (saddle-loop)"``, ``"Hopf"``, ..."""
-        _require_single(self.count, "CycleBranch.end")
-        return CycleStatus(int(self.status)).label
+        return self._end("end")[0]
 
     @property
     def message(self) -> str:
-        _require_single(self.count, "CycleBranch.message")
-        return CycleStatus(int(self.status)).message
+        return self._end("message")[1]
+
+    def _end(self, what: str) -> tuple[str, str]:
+        """``(label, message)`` of the family's end kind, else of its status (in a cycle family's words)."""
+        _require_single(self.count, f"CycleBranch.{what}")
+        kind, status = int(self.family_end.kind), BranchStatus(int(self.status))
+        if kind >= 0:
+            return FamilyEndKind(kind).label, FamilyEndKind(kind).message
+        return status.label, _CYCLE_WORDS.get(status, status.message)
 
     def to_numpy(self) -> dict:
         """The used rows as numpy arrays, ``{"p", "period", ..., "special": [{kind, p, period, ...}], "end"}``
@@ -157,14 +177,13 @@ class CycleBranch(Result):
         runs = [("stable" if s else "unstable") for i, s in enumerate(stable) if i == 0 or s != stable[i - 1]]
         lines = [f"CycleBranch: {k} cycles, {span}; end: {self.end}", f"  stability along it: {', '.join(runs) or '-'}"]
         e = self.family_end
-        if int(self.status) in (CycleStatus.HOMOCLINIC, CycleStatus.HOMOCLINIC_FOCUS, CycleStatus.SNIC,
-                                CycleStatus.PERIOD_MAX, CycleStatus.HOPF):
+        if int(e.kind) >= 0:
             eq = np.asarray(e.equilibrium)
             where = ("no equilibrium near the orbit (a ghost)" if not np.all(np.isfinite(eq)) else
                      "equilibrium [" + " ".join(f"{v:+.6f}" for v in eq[:4]) + "]  eigenvalues ["
                      + " ".join(_complex(z) for z in np.asarray(e.eigenvalues)) + "]")
             lines.append(f"  end at p* ~ {float(e.p_end):+.10f}; {where}")
-            if int(self.status) != CycleStatus.HOPF:
+            if int(e.kind) != FamilyEndKind.HOPF:
                 lines.append(f"  saddle quantity {float(e.saddle_quantity):+.6g}; ln|dT/dp| slope vs T "
                              f"{float(e.rate):.4g}, vs ln T {float(e.exponent):.4g}; "
                              f"scaling {'supports' if bool(e.law_agrees) else 'does not support'} the verdict")

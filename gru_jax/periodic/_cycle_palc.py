@@ -27,7 +27,7 @@ from .._linalg import solve
 from ..continuation._lyapunov import critical_pair, first_lyapunov, hopf_vectors
 from ..continuation._param import Param
 from ..core._newton import crossed, newton
-from ..core._status import CycleStatus
+from ..core._status import BranchStatus
 from ..core._step import ContinuationProblem, State, start_status, tangent
 from ._flow import FlowOptions, orbit, shooting_system
 
@@ -82,22 +82,23 @@ class CycleProblem(ContinuationProblem):
     def tangent(self, v, jac, t) -> jax.Array:
         return tangent(own_section(self, v, jac), t)
 
-    def admissible(self, before: State, v, t_new) -> jax.Array:
+    def admissible(self, before: State, v, value, t_new) -> jax.Array:
         return (jnp.dot(t_new, before.t) >= MIN_COS) & (self.split(v)[1] > 0)
 
     def observe(self, before: State, after: State, value, jac, ref, s) -> State:
-        """Multipliers and tests of the new cycle; the family ends at a Hopf point when the cycle turned through
-        the equilibrium (rejected) or its amplitude fell below ``amp_min`` (accepted), and with ``PERIOD_MAX``
-        above ``period_max``. A fold of cycles is recorded only where ``t_p`` is above the corrector's noise."""
+        """Multipliers and tests of the new cycle; the family ends (``ENDED``) at a Hopf point when the cycle turned
+        through the equilibrium (rejected) or its amplitude fell below ``amp_min`` (accepted), and at infinite
+        period above ``period_max`` (``run`` tells which from the last cycle). A fold of cycles is recorded only
+        where ``t_p`` is above the corrector's noise."""
         mu = multipliers(self, after.u, jac)
         g = tests(after.t, mu)
         X_old, X_new, T_new = self.split(before.u)[0], *self.split(after.u)[:2]
         flipped = jnp.sum((X_new - jnp.mean(X_new, 0)) * (X_old - jnp.mean(X_old, 0))) < 0
-        status = jnp.where(after.status != CycleStatus.RUNNING, after.status,
-                           jnp.select([amplitude(X_new) < s.amp_min, T_new > s.period_max],
-                                      [CycleStatus.HOPF, CycleStatus.PERIOD_MAX], CycleStatus.RUNNING))
+        status = jnp.where(after.status != BranchStatus.RUNNING, after.status,
+                           jnp.where((amplitude(X_new) < s.amp_min) | (T_new > s.period_max), BranchStatus.ENDED,
+                                     BranchStatus.RUNNING))
         accepted = after.accepted & ~flipped
-        status = jnp.where(after.accepted & flipped, CycleStatus.HOPF, status)
+        status = jnp.where(after.accepted & flipped, BranchStatus.ENDED, status)
         resolved = jnp.minimum(jnp.abs(before.tests[0]), jnp.abs(g[0])) > TP_FLOOR * s.tol
         events = accepted & crossed(before.tests, g) & jnp.stack([resolved, True, True])
         return eqx.tree_at(lambda x: (x.tests, x.events, x.extra, x.accepted, x.status), after,

@@ -7,8 +7,6 @@ and deduplicated into fixed-size buffers.
 
 from __future__ import annotations
 
-import enum
-
 import diffrax
 import equinox as eqx
 import jax
@@ -20,32 +18,21 @@ from .._fixed_points import resolve_seeds
 from .._ode import diffeqsolve
 from .._validate import check_choice, check_positive
 from ..core._result import Result
+from ..core._status import Codes
 from ..models._field import VectorField, batch_shape, resolve_field, validate_params
 from ._flow import FlowOptions, flow
 from ._shooting import OrbitStatus, PeriodicOrbit, arclength_samples, shoot
 
 
-class TrajectoryEnd(enum.IntEnum):
+class TrajectoryEnd(Codes):
     """Where one seed's trajectory ended up after the transient (``LimitCycles.seed_end``)."""
 
-    FIXED_POINT = 0
-    LIMIT_CYCLE = 1
-    NOT_SETTLED = 2
-    FAILED = 3
-
-    @property
-    def message(self) -> str:
-        return _MESSAGES[self]
-
-
-_MESSAGES = {
-    TrajectoryEnd.FIXED_POINT: "at a fixed point: max|f| <= fp_tol at the end of the transient",
-    TrajectoryEnd.LIMIT_CYCLE: "on a limit cycle: it returned to its Poincare section within return_tol, and "
-                               "shooting converged (seed_cycle -1: the cycle did not fit in max_cycles, unrefined)",
-    TrajectoryEnd.NOT_SETTLED: "not settled: no close return within max_period (or the shooting refinement of its "
-                               "return failed; see the status of its row)",
-    TrajectoryEnd.FAILED: "the ODE solver failed (increase max_steps or loosen rtol/atol)",
-}
+    FIXED_POINT = 0, "at a fixed point: max|f| <= fp_tol at the end of the transient"
+    LIMIT_CYCLE = 1, ("on a limit cycle: it returned to its Poincare section within return_tol, and shooting "
+                      "converged (seed_cycle -1: the cycle did not fit in max_cycles, unrefined)")
+    NOT_SETTLED = 2, ("not settled: no close return within max_period (or the shooting refinement of its return "
+                      "failed; see the status of its row)")
+    FAILED = 3, "the ODE solver failed (increase max_steps or loosen rtol/atol)"
 
 
 class LimitCycles(Result):

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from .._eig import eigvals
 from .._fixed_points import SeedStatus, fixed_point
-from ._cycle_branch import CycleStatus, FamilyEnd
+from ._cycle_branch import FamilyEnd, FamilyEndKind
 from ._cycle_palc import CycleProblem
 from ._flow import orbit
 
@@ -42,12 +42,11 @@ def _intercept(columns, y, w):
     return coef[0]
 
 
-def infinite_period(problem: CycleProblem, u_rows, t_rows, used, floor) -> tuple[jax.Array, FamilyEnd]:
+def infinite_period(problem: CycleProblem, u_rows, t_rows, used, floor) -> FamilyEnd:
     """Classify the end of a family whose last used row exceeded ``period_max``, from its rows ``u_rows`` (N, n)
     with tangents ``t_rows`` (N, n) and ``used`` (N,) (a prefix). The period laws use the last ``N_FIT`` rows
-    whose ``|t_p|`` is above ``floor`` (below it ``p`` is constant to the corrector's accuracy). Returns the
-    ``CycleStatus`` code (``HOMOCLINIC``, ``HOMOCLINIC_FOCUS``, ``SNIC``, or ``PERIOD_MAX`` when unclassified)
-    and the ``FamilyEnd``."""
+    whose ``|t_p|`` is above ``floor`` (below it ``p`` is constant to the corrector's accuracy). Its ``kind`` is
+    ``HOMOCLINIC``, ``HOMOCLINIC_FOCUS``, ``SNIC``, or ``PERIOD_MAX`` when unclassified."""
     X, T, p = problem.split(u_rows[jnp.sum(used) - 1])
     prm = problem.at(p)
     xs, _ = orbit(problem.f, prm, X[0], T, N_SAMPLES, problem.opts)
@@ -66,9 +65,9 @@ def infinite_period(problem: CycleProblem, u_rows, t_rows, used, floor) -> tuple
     saddle = found & ~zero & jnp.isfinite(lam_u) & jnp.isfinite(lam_s)
     complex_ = jnp.abs(ev.imag) > 1e-10 * scale
     focus = jnp.any(complex_ & ((re == lam_u) | (re == lam_s)))         # a complex leading eigenvalue
-    status = jnp.select([saddle & focus, saddle, ~found | zero],
-                        [CycleStatus.HOMOCLINIC_FOCUS, CycleStatus.HOMOCLINIC, CycleStatus.SNIC],
-                        CycleStatus.PERIOD_MAX).astype(jnp.int32)
+    kind = jnp.select([saddle & focus, saddle, ~found | zero],
+                      [FamilyEndKind.HOMOCLINIC_FOCUS, FamilyEndKind.HOMOCLINIC, FamilyEndKind.SNIC],
+                      FamilyEndKind.PERIOD_MAX).astype(jnp.int32)
 
     # period laws over the last resolved rows: ln|dT/dp| against T (rate) and ln T (exponent); p* by extrapolation
     n_x = problem.n_segments * problem.d
@@ -85,17 +84,16 @@ def infinite_period(problem: CycleProblem, u_rows, t_rows, used, floor) -> tuple
     ratio = T_ref / T_safe
     p_snic = _intercept([ratio**2, ratio**3], safe(p_rows), w)
     p_homoclinic = _intercept([jnp.exp(-lam_u * (T_safe - T_ref))], safe(p_rows), w)
-    homoclinic = (status == CycleStatus.HOMOCLINIC) | (status == CycleStatus.HOMOCLINIC_FOCUS)
+    homoclinic = (kind == FamilyEndKind.HOMOCLINIC) | (kind == FamilyEndKind.HOMOCLINIC_FOCUS)
     last = jnp.sum(used) - 1
     p_homoclinic = jnp.where(resolved[last], p_homoclinic, p)       # p no longer moves: the last row is closer
-    p_end = jnp.where(homoclinic, p_homoclinic, jnp.where(status == CycleStatus.SNIC, p_snic, jnp.nan))
+    p_end = jnp.where(homoclinic, p_homoclinic, jnp.where(kind == FamilyEndKind.SNIC, p_snic, jnp.nan))
     agrees = jnp.where(homoclinic, jnp.abs(rate / lam_u - 1.0) <= RATE_TOL, jnp.abs(exponent - 3.0) <= EXPONENT_TOL)
     nan = jnp.full((), jnp.nan, u_rows.dtype)
-    end = FamilyEnd(equilibrium=jnp.where(found, eq, jnp.nan), eigenvalues=jnp.where(found, ev, jnp.nan),
-                    saddle_quantity=jnp.where(saddle, lam_u + lam_s, nan), slowest=slowest, speed=jnp.min(speed),
-                    p_end=p_end, rate=rate, exponent=exponent,
-                    law_agrees=agrees & (status != CycleStatus.PERIOD_MAX))
-    return status, end
+    return FamilyEnd(kind=kind, equilibrium=jnp.where(found, eq, jnp.nan), eigenvalues=jnp.where(found, ev, jnp.nan),
+                     saddle_quantity=jnp.where(saddle, lam_u + lam_s, nan), slowest=slowest, speed=jnp.min(speed),
+                     p_end=p_end, rate=rate, exponent=exponent,
+                     law_agrees=agrees & (kind != FamilyEndKind.PERIOD_MAX))
 
 
 def hopf_end(problem: CycleProblem, u_rows, n_rows) -> FamilyEnd:
@@ -114,15 +112,15 @@ def hopf_end(problem: CycleProblem, u_rows, n_rows) -> FamilyEnd:
     quadratic = sum(ps[i] * jnp.prod(jnp.array([a2[j] / (a2[j] - a2[i]) for j in range(3) if j != i]))
                     for i in range(3))
     nan = jnp.full((), jnp.nan, u_rows.dtype)
-    return FamilyEnd(equilibrium=jnp.where(found, eq, jnp.nan), eigenvalues=jnp.where(found, ev, jnp.nan),
-                     saddle_quantity=nan, slowest=centre, speed=jnp.linalg.norm(problem.f(centre, prm)),
-                     p_end=jnp.where(n_rows >= 3, quadratic, linear), rate=nan, exponent=nan,
-                     law_agrees=jnp.asarray(False))
+    return FamilyEnd(kind=jnp.asarray(FamilyEndKind.HOPF, jnp.int32), equilibrium=jnp.where(found, eq, jnp.nan),
+                     eigenvalues=jnp.where(found, ev, jnp.nan), saddle_quantity=nan, slowest=centre,
+                     speed=jnp.linalg.norm(problem.f(centre, prm)), p_end=jnp.where(n_rows >= 3, quadratic, linear),
+                     rate=nan, exponent=nan, law_agrees=jnp.asarray(False))
 
 
-def no_end(d: int, dtype) -> FamilyEnd:
-    """A ``FamilyEnd`` of NaNs for families that end otherwise (window, max points, failures)."""
+def no_end(d: int, dtype, kind=-1) -> FamilyEnd:
+    """A ``FamilyEnd`` of NaNs of ``kind`` (by default ``-1``: the family ended otherwise, window, max points, ...)."""
     nan = jnp.full((), jnp.nan, dtype)
-    return FamilyEnd(equilibrium=jnp.full(d, jnp.nan, dtype), eigenvalues=jnp.full(d, jnp.nan + 0j),
-                     saddle_quantity=nan, slowest=jnp.full(d, jnp.nan, dtype), speed=nan, p_end=nan, rate=nan,
-                     exponent=nan, law_agrees=jnp.asarray(False))
+    return FamilyEnd(kind=jnp.asarray(kind, jnp.int32), equilibrium=jnp.full(d, jnp.nan, dtype),
+                     eigenvalues=jnp.full(d, jnp.nan + 0j), saddle_quantity=nan, slowest=jnp.full(d, jnp.nan, dtype),
+                     speed=nan, p_end=nan, rate=nan, exponent=nan, law_agrees=jnp.asarray(False))

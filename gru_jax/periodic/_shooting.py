@@ -1,16 +1,15 @@
 """Periodic orbits by (multiple) shooting on diffrax, with their Floquet multipliers.
 
-A damped Newton iteration solves ``shooting_system`` (``_flow``) for the orbit points ``X`` (M, d) and the
-period ``T``; the phase condition is the Poincare section through the initial guess ``x0`` normal to
-``f(x0)``. The located orbit is differentiable in the parameters by the implicit function theorem: the
-result is one more Newton step from the converged point with the Jacobian held constant (as
-``_fixed_points.implicit_polish`` does for equilibria), whose derivative is ``-J⁻¹ ∂r/∂params``.
+A damped Newton iteration (``core.backtracking_newton``) solves ``shooting_system`` (``_flow``) for the orbit
+points ``X`` (M, d) and the period ``T``; the phase condition is the Poincare section through the initial guess
+``x0`` normal to ``f(x0)``. The located orbit is differentiable in the parameters by the implicit function
+theorem: the result is one more Newton step from the converged point with the Jacobian held constant
+(``core.implicit_step``, as for equilibria), whose derivative is ``-J⁻¹ ∂r/∂params``.
 Reverse mode only (diffrax's checkpointed adjoint).
 """
 
 from __future__ import annotations
 
-import enum
 
 import equinox as eqx
 import jax
@@ -18,37 +17,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._eig import eigvals
-from .._linalg import solve
 from .._validate import check_finite, check_positive
+from ..core._newton import backtracking_newton, implicit_step
 from ..core._result import Result
+from ..core._status import Codes
 from ..models._field import VectorField, batch_shape, resolve_field, validate_params
 from ._flow import FlowOptions, flow, orbit, shooting_system
 
-MIN_FRACTION = 1e-6   # backtracking gives up when the step is cut below this fraction of the Newton step
 
-
-class OrbitStatus(enum.IntEnum):
+class OrbitStatus(Codes):
     """How the shooting solve for one periodic orbit ended; ``.message`` says it in words."""
 
-    CONVERGED = 0
-    MAX_ITER = 1
-    NONFINITE = 2
-    COLLAPSED = 3
-    FLOW_FAILED = 4
-
-    @property
-    def message(self) -> str:
-        return _MESSAGES[self]
-
-
-_MESSAGES = {
-    OrbitStatus.CONVERGED: "converged: the last Newton step was below tol",
-    OrbitStatus.MAX_ITER: "not converged within max_newton iterations (or backtracking could not reduce the residual)",
-    OrbitStatus.NONFINITE: "the shooting system became singular or non-finite",
-    OrbitStatus.COLLAPSED: "the period went to <= 0 or the orbit shrank to an equilibrium (amplitude below "
-                           "min_amplitude)",
-    OrbitStatus.FLOW_FAILED: "the ODE solver failed on a segment (increase max_steps or loosen rtol/atol)",
-}
+    CONVERGED = 0, "converged: the last Newton step was below tol"
+    MAX_ITER = 1, "not converged within max_newton iterations (or backtracking could not reduce the residual)"
+    NONFINITE = 2, "the shooting system became singular or non-finite"
+    COLLAPSED = 3, "the period went to <= 0 or the orbit shrank to an equilibrium (amplitude below min_amplitude)"
+    FLOW_FAILED = 4, "the ODE solver failed on a segment (increase max_steps or loosen rtol/atol)"
 
 
 class PeriodicOrbit(Result):
@@ -197,47 +181,22 @@ def shoot(f: VectorField, params, x0: jax.Array, period, opts: dict, n_segments:
     def evaluate(z):
         X, T = z[:-1].reshape(M, d), z[-1]
         r, jac, monodromy, ok = shooting_system(f, fixed, X, T, *ref, flow_opts)
-        good = ok & (T > 0) & jnp.all(jnp.isfinite(r))
-        return jnp.where(good, jnp.sum(r**2), jnp.inf), r, jac[:, :-1], monodromy
+        return r, jac[:, :-1], ok & (T > 0), (jac[:, :-1], monodromy)
 
-    def direction(r, jac, z):
-        dz = -solve(jac, r)
-        size = jnp.maximum(jnp.max(jnp.abs(dz[:-1])), jnp.abs(dz[-1]) / jnp.maximum(1.0, jnp.abs(z[-1])))
-        return dz, jnp.where(jnp.all(jnp.isfinite(dz)), size, jnp.nan)
-
-    def cond(carry):
-        z, dz, size, norm, fraction, trial, jac, monodromy, k = carry
-        started = (k == 0) | jnp.isfinite(norm)   # stop at once if the guess itself cannot be integrated
-        return started & (k < opts["max_newton"]) & (size > opts["tol"]) & ~jnp.isnan(size) & \
-            (fraction >= MIN_FRACTION)
-
-    def body(carry):
-        z, dz, size, norm, fraction, trial, jac, monodromy, k = carry
-        trial_norm, r, trial_jac, trial_monodromy = evaluate(trial)
-        accept = trial_norm < norm
-        new_dz, new_size = direction(r, trial_jac, trial)
-        z, dz, size, jac, monodromy = (jnp.where(accept, a, b) for a, b in (
-            (trial, z), (new_dz, dz), (new_size, size), (trial_jac, jac), (trial_monodromy, monodromy)))
-        norm = jnp.where(accept, trial_norm, norm)
-        # cap the state step at max_step and the period step at half the period
-        cap = jnp.minimum(opts["max_step"] / jnp.max(jnp.abs(dz[:-1])), 0.5 * z[-1] / jnp.abs(dz[-1]))
-        fraction = jnp.where(accept, jnp.minimum(1.0, cap), 0.5 * fraction)
-        return z, dz, size, norm, fraction, z + fraction * dz, jac, monodromy, k + 1
-
+    # the size of a step: max-norm in X, in T relative to max(1, T); the cap: max_step in X, half the period in T
+    measure = lambda z, dz: jnp.maximum(jnp.max(jnp.abs(dz[:-1])), jnp.abs(dz[-1]) / jnp.maximum(1.0, jnp.abs(z[-1])))
+    cap = lambda z, dz: jnp.minimum(opts["max_step"] / jnp.max(jnp.abs(dz[:-1])), 0.5 * z[-1] / jnp.abs(dz[-1]))
     z0 = jnp.append(X0.ravel(), T0)
-    n = z0.shape[0]
-    inf = jnp.asarray(jnp.inf, x0.dtype)
-    start = (z0, jnp.zeros_like(z0), inf, inf, jnp.ones((), x0.dtype), z0, jnp.full((n, n), jnp.nan, x0.dtype),
-             jnp.full((d, d), jnp.nan, x0.dtype), jnp.zeros((), jnp.int32))
-    z, dz, size, norm, _, _, jac, monodromy, k = jax.lax.while_loop(cond, body, start)
-    converged = size <= opts["tol"]
-    z = jax.lax.stop_gradient(jnp.where(converged, z + dz, z))
+    res = backtracking_newton(evaluate, z0, opts["tol"], opts["max_newton"], cap, measure,
+                              aux0=(jnp.full((z0.size,) * 2, jnp.nan, x0.dtype), jnp.full((d, d), jnp.nan, x0.dtype)),
+                              exact_roots=False, stop_if_start_fails=True)
+    jac, monodromy = res.aux
+    z = jax.lax.stop_gradient(res.v)
 
-    # implicit-function step with the last Jacobian held constant: its derivative is -J^-1 dr/dparams
+    # implicit-function step (when converged) with the last Jacobian held constant: its derivative is -J^-1 dr/dparams
     X, T = z[:-1].reshape(M, d), z[-1]
     r, ok = residual(f, params, X, T, x_ref, f_ref, flow_opts)
-    step = solve(jax.lax.stop_gradient(jac), r)
-    z = z - jnp.where(converged & jnp.all(jnp.isfinite(step)), step, 0.0)
+    z = implicit_step(lambda _: jnp.where(res.converged, r, 0.0), z, jac)   # r is the residual at z
     X, T = z[:-1].reshape(M, d), z[-1]
 
     mu, mu_ok = eigvals(monodromy)
@@ -246,13 +205,13 @@ def shoot(f: VectorField, params, x0: jax.Array, period, opts: dict, n_segments:
                                             jnp.where(T > 0, jax.lax.stop_gradient(T), 1.0), n_samples, flow_opts)
     amplitude = jnp.max(jnp.max(samples, axis=0) - jnp.min(samples, axis=0))
     status = jnp.select(
-        [~ok | ~samples_ok | ~jnp.isfinite(norm), jnp.isnan(size) | ~jnp.all(jnp.isfinite(z)),
-         (T <= 0) | ~(amplitude >= opts["min_amplitude"]), converged],
+        [~ok | ~samples_ok | ~res.accepted, ~res.finite | ~jnp.all(jnp.isfinite(z)),
+         (T <= 0) | ~(amplitude >= opts["min_amplitude"]), res.converged],
         [OrbitStatus.FLOW_FAILED, OrbitStatus.NONFINITE, OrbitStatus.COLLAPSED, OrbitStatus.CONVERGED],
         OrbitStatus.MAX_ITER)
     result = PeriodicOrbit(X=X, period=T, multipliers=mu, amplitude=amplitude,
                            residual=jnp.max(jnp.abs(jax.lax.stop_gradient(r))),
-                           status=status.astype(jnp.int32), newton=k)
+                           status=status.astype(jnp.int32), newton=res.iterations)
     return result, samples
 
 
