@@ -1,22 +1,18 @@
 """Eigenvalues of small dense real matrices in pure JAX, without host fallback.
 
-``jnp.linalg.eig``/``eigvals`` have no GPU kernel and run on the host.
-:func:`eigvals` instead implements the textbook dense algorithm (as in LAPACK
-``dgehrd`` + ``dlahqr``) with plain ``jnp``/``lax`` ops on fixed-size arrays,
-so it stays on the accelerator:
+``jnp.linalg.eig``/``eigvals`` have no GPU kernel and run on the host. :func:`eigvals` instead implements the
+textbook dense algorithm (as in LAPACK ``dgehrd`` + ``dlahqr``) with plain ``jnp``/``lax`` ops on fixed-size
+arrays, so it stays on the accelerator:
 
 1. reduce to upper Hessenberg form with ``d - 2`` Householder reflections;
-2. real Francis double-shift QR sweeps (3x3 reflectors chasing a bulge) on the
-   bottom-most unreduced block, zeroing negligible subdiagonal entries after
-   every sweep, with exceptional shifts when a block stalls;
+2. real Francis double-shift QR sweeps (3x3 reflectors chasing a bulge) on the bottom-most unreduced block,
+   zeroing negligible subdiagonal entries after every sweep, with exceptional shifts when a block stalls;
 3. read the eigenvalues off the remaining 1x1 and 2x2 diagonal blocks.
 
-The batch is processed explicitly, as the last array axis (every step updates
-three rows and three columns of all matrices at once, contiguous in memory);
-active windows are per-matrix indices in the loop carry and out-of-window
-steps are masked, so all shapes are static. There is no balancing (unlike
-LAPACK ``dgeev``): strongly graded matrices such as ``D A D^-1`` with a wide
-range in ``D`` get normwise, not LAPACK-level, accuracy.
+The batch is processed explicitly, as the last array axis (every step updates three rows and three columns of
+all matrices at once, contiguous in memory); active windows are per-matrix indices in the loop carry and
+out-of-window steps are masked, so all shapes are static. There is no balancing (unlike LAPACK ``dgeev``):
+strongly graded matrices such as ``D A D^-1`` with a wide range in ``D`` get normwise, not LAPACK-level, accuracy.
 """
 
 from __future__ import annotations
@@ -30,13 +26,11 @@ from jax import lax
 Array = jax.Array
 
 
-def eigvals(
-    a: Array, *, max_sweeps: int | None = None, tol: float | None = None
-) -> tuple[Array, Array]:
+def eigvals(a: Array, *, max_sweeps: int | None = None, tol: float | None = None) -> tuple[Array, Array]:
     """Eigenvalues of real square matrices without host fallback.
 
-    d <= 2 uses the closed form; d >= 3 the Hessenberg QR algorithm, all batch
-    elements at once. Works under ``jax.jit`` and ``jax.vmap``; not meant for autodiff.
+    d <= 2 uses the closed form; d >= 3 the Hessenberg QR algorithm, all batch elements at once. Works under
+    ``jax.jit`` and ``jax.vmap``; not meant for autodiff.
 
     Args:
       a: ``(..., d, d)`` real matrices (integers are promoted to float).
@@ -44,9 +38,8 @@ def eigvals(
       tol: relative deflation tolerance (default: machine epsilon of the dtype).
 
     Returns:
-      ``(w, converged)``: ``w`` of shape ``(..., d)``, complex, sorted by
-      descending real part, then descending imaginary part; ``converged`` of
-      shape ``(...,)``, bool, False where the iteration cap was hit or the
+      ``(w, converged)``: ``w`` of shape ``(..., d)``, complex, sorted by descending real part, then descending
+      imaginary part; ``converged`` of shape ``(...,)``, bool, False where the iteration cap was hit or the
       input / result is not finite (``w`` is then meaningless).
     """
     a = jnp.asarray(a)
@@ -79,11 +72,9 @@ def eigvals(
 
 
 def _cpu_chunks(solve, h: Array) -> tuple[Array, Array]:
-    """``solve(h)`` for ``h`` ``(d, d, B)``; on CPU in cache-sized chunks of the batch (a ``lax.map``).
-
-    The sweeps stream whole arrays through memory, which on CPU is 2-3x
-    faster when a chunk fits in cache; on accelerators the batch stays whole.
-    """
+    """``solve(h)`` for ``h`` ``(d, d, B)``; on CPU in cache-sized chunks of the batch (a ``lax.map``): the
+    sweeps stream whole arrays through memory, 2-3x faster when a chunk fits in cache. On accelerators the
+    batch stays whole."""
     d, b = h.shape[0], h.shape[-1]
     chunk = 2 ** max(5, (2**20 // (h.dtype.itemsize * (d + 1) ** 2)).bit_length() - 1)  # ~1 MiB
     if jax.default_backend() != "cpu" or b <= chunk:
@@ -97,10 +88,9 @@ def _cpu_chunks(solve, h: Array) -> tuple[Array, Array]:
 def _eig2x2(a: Array, b: Array, c: Array, d: Array) -> tuple[Array, Array]:
     """Eigenvalues of ``[[a, b], [c, d]]``, elementwise over same-shape real arrays.
 
-    Returns two complex arrays of the input shape. Triangular blocks give their
-    diagonal exactly; a discriminant at rounding level (eigenvalue split below
-    ``4 eps`` times the block scale) gives an exactly real double eigenvalue;
-    complex pairs are exact conjugates.
+    Returns two complex arrays of the input shape. Triangular blocks give their diagonal exactly; a discriminant
+    at rounding level (eigenvalue split below ``4 eps`` times the block scale) gives an exactly real double
+    eigenvalue; complex pairs are exact conjugates.
     """
     eps = jnp.finfo(a.dtype).eps
     mid = (a + d) / 2
@@ -141,35 +131,28 @@ def _hessenberg(a: Array) -> Array:
 
 
 def _hessenberg_eigvals(h: Array, max_sweeps: int, tol: float) -> tuple[Array, Array]:
-    """Eigenvalues ``(d, B)`` complex and convergence flags ``(B,)`` of Hessenberg ``h`` ``(d, d, B)``, d >= 3.
-
-    The batch is the last axis so that the row and column slices updated at
-    every step are contiguous across matrices.
-    """
+    """Eigenvalues ``(d, B)`` complex and convergence flags ``(B,)`` of Hessenberg ``h`` ``(d, d, B)``, d >= 3
+    (the batch last, so that the row and column slices updated at every step are contiguous across matrices)."""
     d, batch = h.shape[0], h.shape[-1]
     n = d + 1
     idx = jnp.arange(d, dtype=jnp.int32)[:, None]
     lane = jnp.arange(batch)
     finfo = jnp.finfo(h.dtype)
     smallnum = finfo.tiny * (d / finfo.eps)
-    # One zero row/column of padding so that every 3-row/3-column slice
-    # starting at j <= d - 2 is in bounds; the padding stays zero.
+    # One zero row/column of padding so that every 3-row/3-column slice starting at j <= d - 2 is in bounds
     h = jnp.pad(h, ((0, 1), (0, 1), (0, 0)))
     # subdiagonal entries below tol * max|h| are negligible (normwise backward stable)
     floor = jnp.maximum(smallnum, tol * jnp.max(jnp.abs(h), axis=(0, 1)))  # (B,)
     subdiagonal = (jnp.arange(n)[:, None] == jnp.arange(n)[None, :] + 1)[..., None]
 
     def deflate(h):
-        """Zero negligible subdiagonal entries; return h and the active windows lo, m ``(B,)``.
-
-        The window is the bottom-most diagonal block of size >= 3 between zero
-        subdiagonal entries; m = -1 when all blocks are 1x1 or 2x2 (converged).
-        """
+        """Zero negligible subdiagonal entries; return h and the active windows lo, m ``(B,)``: the bottom-most
+        diagonal block of size >= 3 between zero subdiagonal entries; m = -1 when all blocks are 1x1 or 2x2."""
         i = idx[:, 0]
         diag, sub, sup = h[i, i], h[i[1:], i[:-1]], h[i[:-1], i[1:]]
         asub = jnp.abs(sub)
-        # negligible: below the normwise floor, or by the local LAPACK dlahqr
-        # test with the Ahues & Tisseur refinement (better for graded matrices)
+        # negligible: below the normwise floor, or by the local LAPACK dlahqr test with the Ahues & Tisseur
+        # refinement (better for graded matrices)
         tst = jnp.abs(diag[:-1]) + jnp.abs(diag[1:])
         ab = jnp.maximum(asub, jnp.abs(sup))
         ba = jnp.minimum(asub, jnp.abs(sup))
@@ -191,12 +174,11 @@ def _hessenberg_eigvals(h: Array, max_sweeps: int, tol: float) -> tuple[Array, A
         r = jnp.stack([m, m - 1, m - 1, m, m - 1, lo, lo + 1, lo, lo + 1, lo + 2])
         c = jnp.stack([m, m - 1, m, m - 1, m - 2, lo, lo, lo + 1, lo + 1, lo + 1])
         entries = h[r, c, lane]  # (10, B)
-        # The first column below is quadratic in these entries: scale them to
-        # O(1) so that it cannot underflow (tiny blocks) or overflow.
+        # The first column below is quadratic in these entries: scale them to O(1) so it cannot under- or overflow
         scale = jnp.max(jnp.abs(entries), 0)
         hmm, hm1, hm1m, hmm1, hm1m2, h00, h10, h01, h11, h21 = entries / jnp.where(scale > 0, scale, 1)
-        # Shifts: eigenvalues of the trailing 2x2 block, via their sum s and
-        # product t; a real pair is replaced by the root closer to h[m, m], twice.
+        # Shifts: eigenvalues of the trailing 2x2 block, via their sum s and product t; a real pair is replaced
+        # by the root closer to h[m, m], twice.
         mid, p = (hm1 + hmm) / 2, (hm1 - hmm) / 2
         disc = p * p + hm1m * hmm1
         root = jnp.sqrt(jnp.abs(disc))
@@ -214,8 +196,7 @@ def _hessenberg_eigvals(h: Array, max_sweeps: int, tol: float) -> tuple[Array, A
         k = jnp.arange(3)[:, None]  # component index of the reflector vectors
 
         def step(j, h):
-            # reflector on rows/columns j..j+2 zeroing the bulge in column j-1
-            # (or, at j = lo, mapping u0 to a multiple of e1)
+            # reflector on rows/columns j..j+2 zeroing the bulge in column j-1 (at j = lo: u0 to a multiple of e1)
             active, first = (j >= lo) & (j < m), j == lo
             rows = lax.dynamic_slice_in_dim(h, j, 3, axis=0)
             u = jnp.where(first, u0, lax.dynamic_index_in_dim(rows, jnp.maximum(j - 1, 0), 1, False))

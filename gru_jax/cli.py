@@ -250,8 +250,7 @@ def _continue(args) -> int:
         for param in (args.param, args.param2):
             if param is not None:
                 param.validate(params)
-        diagram = bifurcation_diagram(params, args.param, (args.start, args.stop))
-        result = diagram
+        result = diagram = bifurcation_diagram(params, args.param, (args.start, args.stop))
         if args.param2 is not None:
             result = codim2_curves(params, diagram, args.param2, kind=args.curve,
                                    window=((args.start, args.stop), window2))

@@ -69,9 +69,7 @@ class Codim2Points(Result):
         _require_single(self.count, "Codim2Points[k]")
         if not -int(self.count) <= k < int(self.count):
             raise IndexError(f"slot {k} out of range: {int(self.count)} point(s) used.")
-        k = k % int(self.count)
-        return Codim2Point(*(jnp.asarray(getattr(self, name)[k]) for name in ("kind", "p", "p2", "h", "located",
-                                                                               "residual")))
+        return Codim2Point(*(jnp.asarray(getattr(self, name)[k % int(self.count)]) for name in self._rows))
 
     def _repr_one(self) -> str:
         lines = [f"Codim2Points: {int(self.count)} of {int(self.n_detected)} detected"]
@@ -89,8 +87,8 @@ class Curve(Result):
     (``< 0``: the neutral-saddle part beyond a Bogdanov-Takens point; NaN on fold curves); ``tests`` (N, 2)
     test values (fold: ``w·v``, cusp coefficient; Hopf: ``κ``, ``l1``); ``residual`` (N,) ``max|f|``; ``count``
     (); ``status`` (2,) ``BranchStatus`` codes of the first and last row; ``special`` the ``Codim2Points``;
-    ``kind`` ``"fold"`` or ``"hopf"``, ``param_name``, ``param2_name`` the ``Param`` labels such as ``bh[0]`` (static). Padding
-    rows are NaN.
+    ``kind`` ``"fold"`` or ``"hopf"``, ``param_name``, ``param2_name`` the ``Param`` labels such as ``bh[0]``
+    (static). Padding rows are NaN.
     """
 
     h: jax.Array
@@ -118,18 +116,12 @@ class Curve(Result):
         """JSON-ready data of one curve (padding dropped, no NaN): kind, parameter names and values, states,
         ``kappa`` (Hopf curves), end statuses and the special points."""
         c = self.trim()
-        sp = c.special
         out = {"kind": self.kind, "param_name": self.param_name, "param2_name": self.param2_name,
                "param": np.asarray(c.p).tolist(), "param2": np.asarray(c.p2).tolist(),
                "h": np.asarray(c.h).tolist(), "ends": [BranchStatus(int(s)).name.lower() for s in np.asarray(c.status)]}
         if self.kind == "hopf":
             out["kappa"] = np.asarray(c.kappa).tolist()
-        points = []
-        for i, label in enumerate(sp.labels()):
-            point = {"type": label, "param": float(sp.p[i]), "param2": float(sp.p2[i]),
-                     "h": np.asarray(sp.h[i]).tolist(), "located": int(sp.located[i]) == LocateStatus.CONVERGED}
-            points.append(point)
-        out["special_points"] = points
+        out["special_points"] = points_json(c.special)
         return out
 
     def _repr_batch(self, batch) -> str:
@@ -144,14 +136,21 @@ class Curve(Result):
                 f"ends: {first} / {last}\n" + repr(self.special))
 
 
+def points_json(sp) -> list[dict]:
+    """JSON-ready rows ``{"type", "param", "param2", "h", "located"}`` of the used codimension-two points ``sp``
+    (a trimmed ``Codim2Points`` or a ``CurvePoints``)."""
+    return [{"type": label, "param": float(sp.p[i]), "param2": float(sp.p2[i]), "h": np.asarray(sp.h[i]).tolist(),
+             "located": int(sp.located[i]) == LocateStatus.CONVERGED} for i, label in enumerate(sp.labels())]
+
+
 def _from_start(problem, h0, p0, settings, direction, max_points, max_special):
     frozen = CurveProblem(problem.f, jax.lax.stop_gradient(problem.params), problem.param, problem.param2,
                           problem.hopf)
     state = init(frozen, jax.lax.stop_gradient(h0), jax.lax.stop_gradient(p0), settings, direction)
     out = run(problem, state, settings, max_points, max_special)
-    kind = "hopf" if problem.hopf else "fold"
     return Curve(**{k: v for k, v in out.items() if k != "special"}, special=Codim2Points(**out["special"]),
-                 kind=kind, param_name=problem.param.label, param2_name=problem.param2.label)
+                 kind="hopf" if problem.hopf else "fold", param_name=problem.param.label,
+                 param2_name=problem.param2.label)
 
 
 _one = _top_level_or_nested(_from_start)
@@ -173,8 +172,7 @@ def _setup(params, param, param2, start, kind, f, window, max_points, max_specia
     lo, hi = _window(window)
     params, h0 = start_point(start, params, param, param2, pair=True)
     params, f = one_problem(params, f, [param, param2], "continue one curve at a time, or jax.vmap.")
-    h0 = check_state(h0, params)
-    p0 = param.get(params)
+    h0, p0 = check_state(h0, params), param.get(params)
     start = jnp.stack([p0, param2.get(params)])
     if all(map(is_concrete, (start, lo, hi))) and not np.all((np.asarray(lo) <= start) & (start <= np.asarray(hi))):
         raise ValueError(f"start: the start ({param!r}, {param2!r}) = {np.asarray(start).tolist()} lies outside "

@@ -10,7 +10,7 @@ import numpy as np
 from .._validate import Alias, check_choice, check_window, renamed
 from ..models._field import VectorField
 from ..core._result import ResultMixin
-from ._codim2 import KINDS, Curve, continue_curve_both
+from ._codim2 import KINDS, Curve, continue_curve_both, points_json
 from ._diagram import Diagram
 from ._param import Param, as_param
 from ..core._status import BranchStatus, Codim2Kind, LocateStatus, SpecialKind
@@ -62,11 +62,8 @@ class CurveDiagram(ResultMixin):
     def to_dict(self) -> dict:
         """JSON-ready: ``{"curves": [Curve.to_dict() without its points], "special_points": [{"type", "param",
         "param2", "h", "located"}]}``."""
-        sp = self.special_points
         curves = [{k: v for k, v in c.to_dict().items() if k != "special_points"} for c in self.curves]
-        points = [{"type": label, "param": float(sp.p[i]), "param2": float(sp.p2[i]), "h": sp.h[i].tolist(),
-                   "located": bool(sp.located[i] == LocateStatus.CONVERGED)} for i, label in enumerate(sp.labels())]
-        return {"curves": curves, "special_points": points}
+        return {"curves": curves, "special_points": points_json(self.special_points)}
 
 
 def _scaled(h, p, p2, scale) -> np.ndarray:
@@ -126,8 +123,7 @@ def curves_through(params, starts, param: Param, param2: Param, *, kind: str, wi
         if any(_distance_to_polyline(q, path) < SAME_CURVE for path in paths):
             continue
         curve = continue_curve_both(param2.set(param.set(params, p), p2), param, param2, h, kind=kind, f=f,
-                                    window=window,
-                                    **options)
+                                    window=window, **options)
         if int(curve.count) == 0:
             continue
         curve = curve.trim()
@@ -147,9 +143,6 @@ def _merged_points(curves: list[Curve], scale: np.ndarray) -> CurvePoints:
             seen.append((int(sp.kind[i]), q))
             rows.append((int(sp.kind[i]), float(sp.p[i]), float(sp.p2[i]), np.asarray(sp.h[i]),
                          int(sp.located[i]), c_index))
-    d = len(scale) - 2
-    if not rows:
-        return CurvePoints(np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros((0, d)), np.zeros(0, int),
-                            np.zeros(0, int))
-    kind, p, p2, h, located, curve = zip(*rows)
-    return CurvePoints(np.array(kind), np.array(p), np.array(p2), np.stack(h), np.array(located), np.array(curve))
+    kind, p, p2, h, located, curve = zip(*rows) if rows else [()] * 6
+    return CurvePoints(np.array(kind, int), np.array(p, float), np.array(p2, float),
+                       np.array(h, float).reshape(-1, len(scale) - 2), np.array(located, int), np.array(curve, int))

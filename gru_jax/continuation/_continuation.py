@@ -38,11 +38,9 @@ def compiles_at_top_level() -> bool:
     trace = _trace_ctx.trace if _trace_ctx is not None else None
     if trace is None:
         return False
-    while trace is not None:
-        if not isinstance(trace, _EAGER):
-            return False
+    while isinstance(trace, _EAGER):
         trace = getattr(trace, "parent_trace", None)
-    return True
+    return trace is None
 
 
 def _top_level_or_nested(fn):
@@ -56,8 +54,7 @@ def _top_level_or_nested(fn):
 
 
 def _from_start(problem, h0, settings, direction, max_points, max_special):
-    state = init(problem.frozen(),
-                 jax.lax.stop_gradient(h0), settings, direction)
+    state = init(problem.frozen(), jax.lax.stop_gradient(h0), settings, direction)
     return run(problem, state, settings, max_points, max_special)
 
 
@@ -212,13 +209,13 @@ def continue_equilibria(params, param: Param, start, *, f: VectorField | None = 
     with ``.h`` and ``.p`` (a ``SpecialPoint``; its ``p`` is used). ``f`` defaults to ``params.vector_field``.
     ``method``: ``"palc"`` (pseudo-arclength) or ``"natural"`` (natural parameter; stops at folds). ``ds`` first
     step, kept in ``[ds_min, ds_max]``; ``window=(lo, hi)`` the parameter window (default unbounded; may be
-    traced); ``tol`` the Newton step tolerance. These, ``method``, ``direction``,
-    ``max_newton``, ``grow`` and ``hyperbolic_tol`` are traced: changing them does not recompile (pass the
-    same ``f`` object to reuse the compiled program). ``max_points`` rows and ``max_special`` special-point
-    slots are static buffer sizes. Folds, branch points and Hopf points (and neutral saddles) are detected
-    in the loop and located; ``detect_hopf=False`` (static) skips the Hopf test, whose cost grows like
-    ``(d²/2)³`` (use it for large d: Hopf points then show only as ``n_unstable`` changing by 2). Works under ``jax.vmap``, ``jax.jit`` and ``jax.grad`` (of fold and Hopf
-    locations); raises ``ValueError`` for bad input before compiling.
+    traced); ``tol`` the Newton step tolerance. These, ``method``, ``direction``, ``max_newton``, ``grow`` and
+    ``hyperbolic_tol`` are traced: changing them does not recompile (pass the same ``f`` object to reuse the
+    compiled program). ``max_points`` rows and ``max_special`` special-point slots are static buffer sizes.
+    Folds, branch points and Hopf points (and neutral saddles) are detected in the loop and located;
+    ``detect_hopf=False`` (static) skips the Hopf test, whose cost grows like ``(d²/2)³`` (use it for large d:
+    Hopf points then show only as ``n_unstable`` changing by 2). Works under ``jax.vmap``, ``jax.jit`` and
+    ``jax.grad`` (of fold and Hopf locations); raises ``ValueError`` for bad input before compiling.
     """
     params, h0 = start_point(start, params, as_param(param))
     problem, h0, settings = _setup(params, param, h0, f, method, max_points, max_special, detect_hopf,

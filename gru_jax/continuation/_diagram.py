@@ -114,12 +114,10 @@ class Diagram(ResultMixin):
         if "n_branches" not in data.files:
             raise cls._not_saved(path, "no n_branches entry")
         get = lambda prefix, names: {k: data[f"{prefix}.{k}"] for k in names}
-        branches = []
-        for i in range(int(data["n_branches"])):
-            special = SpecialPoints(**get(f"b{i}.special", _names(SpecialPoints)))
-            branches.append(Branch(**get(f"b{i}", [n for n in _names(Branch) if n != "special"]),
-                                   special=special))
-        points = DiagramPoints(**get("sp", [f.name for f in dataclasses.fields(DiagramPoints)]))
+        branches = [Branch(**get(f"b{i}", [n for n in _names(Branch) if n != "special"]),
+                           special=SpecialPoints(**get(f"b{i}.special", _names(SpecialPoints))))
+                    for i in range(int(data["n_branches"]))]
+        points = DiagramPoints(**get("sp", _names(DiagramPoints)))
         field = None if bool(data["param_none"]) else str(data["param_field"])
         param = Param(field, *(int(i) for i in data["param_index"]))
         return cls(branches, points, param, tuple(float(x) for x in data["span"]))
@@ -127,10 +125,6 @@ class Diagram(ResultMixin):
 
 def _names(module_cls) -> list[str]:
     return [f.name for f in dataclasses.fields(module_cls)]
-
-
-def _fields(module) -> dict:
-    return {k: getattr(module, k) for k in _names(type(module)) if k != "special"}
 
 
 # ---- geometry in scaled (h, p) coordinates -------------------------------------------------------------------
@@ -184,10 +178,10 @@ def is_new(branch: Branch, kept: list[Branch], scale: np.ndarray) -> bool:
 
 def take(branch: Branch, i0: int, i1: int, status) -> Branch:
     """Rows ``i0 .. i1 - 1`` of a trimmed branch with the special points inside them (intervals re-indexed)."""
-    rows = {k: np.asarray(v)[i0:i1] for k, v in _fields(branch).items() if k not in ("count", "status")}
+    rows = {k: np.asarray(getattr(branch, k))[i0:i1] for k in Branch._rows}
     sp = branch.special
     inside = (np.asarray(sp.interval)[:, 0] >= i0) & (np.asarray(sp.interval)[:, 1] < i1)
-    kept = {k: np.asarray(v)[inside] for k, v in _fields(sp).items() if k not in ("count", "n_detected")}
+    kept = {k: np.asarray(getattr(sp, k))[inside] for k in SpecialPoints._rows}
     kept["interval"] = kept["interval"] - i0
     n_sp = np.asarray(int(inside.sum()), np.int32)
     return Branch(**rows, count=np.asarray(i1 - i0, np.int32), status=np.asarray(status, np.int32),
@@ -256,12 +250,12 @@ def table(rows: list[dict], switched: dict, d: int) -> DiagramPoints:
 
 def _check(window, sample, max_branches, n_seeds, eps) -> tuple[float, float]:
     a, b = (float(x) for x in check_window(window, finite=True))
-    for name, value, low in (("sample", sample, 2), ("max_branches", max_branches, 1)):
+    counts = [("sample", sample, 2), ("max_branches", max_branches, 1)]
+    if n_seeds is not None:
+        counts.append(("n_seeds", n_seeds, 1))
+    for name, value, low in counts:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name}: expected an int >= {low}, got {value!r}.")
-    if n_seeds is not None and (isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer))
-                                or n_seeds < 1):
-        raise ValueError(f"n_seeds: expected an int >= 1, got {n_seeds!r}.")
     if not (isinstance(eps, (int, float, np.floating)) and np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps: expected a finite float > 0, got {eps!r}.")
     return a, b
@@ -274,8 +268,7 @@ def bifurcation_diagram(params, param: Param, window, *, f=None, n_seeds: int | 
                         grow=1.5, hyperbolic_tol=1e-8, max_points: int = 400, max_special: int = 16,
                         lanes: int = LANES) -> Diagram:
     """The equilibrium branches of ``dh/dt = f(h, params)`` for ``param`` in ``window = (a, b)`` (finite) and their
-    folds,
-    branch points and Hopf points.
+    folds, branch points and Hopf points.
 
     Equilibria are found (``find_fixed_points``: ``n_seeds`` seeds in ``box``, default the model's state box;
     a grid of 4096 for d <= 2, else 1024 random ones drawn with ``key``) at ``sample`` values evenly spread over

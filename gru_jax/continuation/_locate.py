@@ -104,14 +104,12 @@ def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> di
     located = jnp.where(is_bp, status, st_r)        # folds and Hopf points: the augmented Newton solve decides
 
     h, p = u[:d], u[d]
-    params_p = problem.at(p)
-    g = lambda y: problem.f(y, params_p)
-    a = jax.jacfwd(g)(h)
+    g = lambda y: problem.f(y, problem.at(p))
     out = dict(kind=jnp.asarray(kind, jnp.int32), h=h, p=p, located=located.astype(jnp.int32),
                residual=jnp.max(jnp.abs(g(h))), omega=jnp.full((), jnp.nan, h.dtype),
                l1=jnp.full((), jnp.nan, h.dtype))
     if d >= 2 and problem.hopf:
-        _, omega, l1 = hopf_point(g, h, a)
+        _, omega, l1 = hopf_point(g, h, jax.jacfwd(g)(h))
         out.update(kind=jnp.where(hopf & ~jnp.isfinite(omega), SpecialKind.NEUTRAL_SADDLE, kind).astype(jnp.int32),
                    omega=jnp.where(hopf, omega, jnp.nan), l1=jnp.where(hopf, l1, jnp.nan))
     return out

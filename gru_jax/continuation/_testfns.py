@@ -15,8 +15,7 @@ from ..core._newton import bordered
 
 def pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays ``(i, j)`` with ``i > j`` of the d(d-1)/2 basis vectors ``e_i ∧ e_j`` of the exterior square."""
-    i, j = np.tril_indices(d, -1)
-    return i, j
+    return np.tril_indices(d, -1)
 
 
 def bialternate(a: jax.Array) -> jax.Array:

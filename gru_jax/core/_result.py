@@ -232,8 +232,7 @@ class ResultMixin:
         name = type(self).__name__
         if self._has_count() and self._rows:
             counts = np.asarray(self.count)
-            n = self._n_rows()
-            return f"{name}(batch {batch}, {n} rows each, count min {counts.min()} / max {counts.max()})"
+            return f"{name}(batch {batch}, {self._n_rows()} rows each, count min {counts.min()} / max {counts.max()})"
         return f"{name}(batch {batch})"
 
     def _repr_one(self) -> str:
@@ -291,15 +290,8 @@ def join(backward, forward):
     return _join(backward, forward, None)
 
 
-def _ends(b, f):
-    return jnp.stack([b[1], f[1]])
-
-
-def _sum(b, f):
-    return (b + f).astype(jnp.int32)
-
-
-_COMBINE = {"status": _ends, "n_detected": _sum}
+_COMBINE = {"status": lambda b, f: jnp.stack([b[1], f[1]]),             # the two far ends
+            "n_detected": lambda b, f: (b + f).astype(jnp.int32)}
 
 
 def _join(backward, forward, offset):
@@ -396,8 +388,8 @@ def _key(prefix: str, name, index: int) -> str:
 
 def _encode(value, key: str, arrays: dict):
     """The JSON description of ``value``; its arrays go into ``arrays`` under dotted keys from ``key``."""
+    prefix = f"{key}." if key else ""
     if isinstance(value, ResultMixin):
-        prefix = f"{key}." if key else ""
         return {"result": type(value).__name__,
                 "fields": {name: _encode(getattr(value, name), _key(prefix, name, i), arrays)
                            for i, name in enumerate(value._field_names())}}
@@ -412,13 +404,11 @@ def _encode(value, key: str, arrays: dict):
     if value is None or isinstance(value, (bool, int, float, str)):
         return {"value": value}
     if isinstance(value, (list, tuple)):
-        prefix = f"{key}." if key else ""
         return {"list" if isinstance(value, list) else "tuple":
                 [_encode(v, f"{prefix}{i}", arrays) for i, v in enumerate(value)]}
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise TypeError(f"save: {key!r} has non-str keys.")
-        prefix = f"{key}." if key else ""
         return {"dict": [[k, _encode(v, _key(prefix, k, i), arrays)] for i, (k, v) in enumerate(value.items())]}
     if type(value).__name__ == "Param" and hasattr(value, "index"):
         return {"param": [value.field, *value.index]}

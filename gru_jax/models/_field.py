@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 VectorField = Callable[[jax.Array, object], jax.Array]
@@ -49,7 +48,8 @@ def batch_shape(params) -> tuple[int, ...]:
 def resolve_box(params, box, d: int | None) -> tuple[np.ndarray, np.ndarray]:
     """The seeding box ``(lo, hi)``, each (d,): ``box`` if given, else ``params.state_box()``.
 
-    A batched ``state_box()`` is reduced to the box that holds every member. Raises ``ValueError`` when neither is available or shapes disagree.
+    A batched ``state_box()`` is reduced to the box that holds every member. Raises ``ValueError`` when neither
+    is available or shapes disagree.
     """
     if box is None:
         if not hasattr(params, "state_box"):
@@ -64,7 +64,7 @@ def resolve_box(params, box, d: int | None) -> tuple[np.ndarray, np.ndarray]:
     if lo.ndim > 1:  # a batch of boxes: take the one that holds them all
         lo, hi = lo.reshape(-1, lo.shape[-1]).min(0), hi.reshape(-1, hi.shape[-1]).max(0)
     dim = d if d is not None else lo.size
-    lo, hi = np.broadcast_to(lo, (dim,)).copy() if lo.ndim == 0 else lo, np.broadcast_to(hi, (dim,)).copy() if hi.ndim == 0 else hi
+    lo, hi = (np.broadcast_to(a, (dim,)).copy() if a.ndim == 0 else a for a in (lo, hi))
     if lo.shape != (dim,) or hi.shape != (dim,) or not np.all(hi > lo):
         raise ValueError(f"box: expected lo < hi, each of shape ({dim},); got {lo} and {hi}.")
     return lo, hi

@@ -5,5 +5,4 @@ against the parameter). Every function returns its Axes."""
 from ._curves import two_parameter_diagram as two_parameter_diagram
 from ._cycles import cycle_family as cycle_family
 from ._diagram import bifurcation_diagram as bifurcation_diagram
-from ._phase import KIND_STYLE as KIND_STYLE, NULLCLINE_COLOURS as NULLCLINE_COLOURS
-from ._phase import phase_portrait as phase_portrait
+from ._phase import KIND_STYLE as KIND_STYLE, NULLCLINE_COLOURS as NULLCLINE_COLOURS, phase_portrait as phase_portrait

@@ -39,15 +39,13 @@ def two_parameter_diagram(curves, *, ax=None, labels=None):
     for curve, label in zip(curves, labels):
         c = curve.trim()
         p, p2 = np.asarray(c.p), np.asarray(c.p2)
+        colour, style = CURVE_STYLE[_kind(c)]
         if isinstance(c, HomoclinicCurve):
-            colour, style = CURVE_STYLE["homoclinic"]
             ax.plot(p, p2, color=colour, ls=style, lw=1.6, label=label)
             continue
-        colour, style = CURVE_STYLE[c.kind]
         if c.kind == "hopf":
             focus = np.asarray(c.kappa) > 0
-            saddle = ~focus
-            focus, saddle = _widen(focus), _widen(saddle)       # the pieces meet at the Bogdanov-Takens point
+            focus, saddle = _widen(focus), _widen(~focus)       # the pieces meet at the Bogdanov-Takens point
             ax.plot(np.where(focus, p, np.nan), np.where(focus, p2, np.nan), color=colour, ls=style, lw=1.6,
                     label=label)
             if saddle.any():

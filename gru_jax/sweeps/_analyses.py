@@ -1,9 +1,6 @@
-"""Built-in analyses for parameter sweeps, and a random-GRU ensemble generator.
-
-An analysis is a callable ``analysis(params) -> dict[str, jax.Array]``: ``params`` carries ONE leading batch
-axis of size ``B`` and every output has leading axis ``B`` with a fixed trailing shape. It is pure JAX
-(jit-able) and has a ``name``. Options are checked when the analysis is built (``ValueError``); the batch
-shape is checked when it is called (shapes are static, so also under ``jit``).
+"""Built-in analyses for parameter sweeps (the contract: ``gru_jax.sweeps._sweep``), and a random-GRU ensemble
+generator. Options are checked when an analysis is built (``ValueError``); the batch shape (B,) is checked when
+it is called (shapes are static, so also under ``jit``).
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ import numpy as np
 from .._fixed_points import SeedStatus, find_fixed_points, fixed_point
 from .._linalg import Kind, classify, eigvals, n_unstable, value_and_jacobian
 from .._validate import check_choice, check_window, renamed
-from ..continuation import Param, continue_equilibria
+from ..continuation import continue_equilibria
 from ..continuation._param import as_param
 from ..core._status import BranchStatus, LocateStatus, SpecialKind
 from ..models import GRUParams
@@ -42,11 +39,8 @@ def decode_topology(code) -> dict[str, np.ndarray]:
     """Inverse of ``encode_topology``: code (...,) -> ``{"n_stable_node": (...,), ...}`` (``KIND_KEYS``),
     counts as int64 numpy arrays; ``-1`` codes decode to ``-1`` counts."""
     code = np.asarray(code, np.int64)
-    out = {}
-    for k, key in enumerate(KIND_KEYS):
-        digits = (code // TOPOLOGY_BASE ** (len(Kind) - 1 - k)) % TOPOLOGY_BASE
-        out[key] = np.where(code < 0, -1, digits)
-    return out
+    return {key: np.where(code < 0, -1, (code // TOPOLOGY_BASE ** (len(Kind) - 1 - k)) % TOPOLOGY_BASE)
+            for k, key in enumerate(KIND_KEYS)}
 
 
 def describe_topology(code: int) -> str:
@@ -60,10 +54,12 @@ def describe_topology(code: int) -> str:
 
 # ---- option checks --------------------------------------------------------------------------------------
 
-def _positive(name: str, value, integer: bool = False) -> None:
-    bad = isinstance(value, bool) or not isinstance(value, (int, np.integer) if integer else (int, float, np.number))
-    if bad or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a positive {'int' if integer else 'number'}, got {value!r}.")
+def _positive(integer: bool = False, **values) -> None:
+    """``ValueError`` for the first of ``values`` (name -> value) that is not a positive int (number)."""
+    types = (int, np.integer) if integer else (int, float, np.number)
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, types) or not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{name}: expected a positive {'int' if integer else 'number'}, got {value!r}.")
 
 
 def _state(name: str, h0) -> jax.Array | None:
@@ -114,13 +110,10 @@ class Census:
                  key: jax.Array | None = None, tol: float = 1e-10, max_newton: int = 30, dedup_tol: float = 1e-7,
                  residual_tol: float = 1e-9, batch_size: int | None = None, name: str = "census"):
         check_choice("seeding", seeding, ("grid", "random"))
-        _positive("n_seeds", n_seeds, integer=True)
-        _positive("max_newton", max_newton, integer=True)
-        for opt, value in (("hyperbolic_tol", hyperbolic_tol), ("tol", tol), ("dedup_tol", dedup_tol),
-                           ("residual_tol", residual_tol)):
-            _positive(opt, value)
+        _positive(n_seeds=n_seeds, max_newton=max_newton, integer=True)
+        _positive(hyperbolic_tol=hyperbolic_tol, tol=tol, dedup_tol=dedup_tol, residual_tol=residual_tol)
         if batch_size is not None:
-            _positive("batch_size", batch_size, integer=True)
+            _positive(batch_size=batch_size, integer=True)
         if not jax.config.jax_enable_x64:
             raise ValueError("Census: the topology code needs 64-bit integers; enable jax_enable_x64.")
         self.name = name
@@ -140,8 +133,7 @@ class Census:
         valid = jnp.arange(fps.kind.shape[-1]) < fps.count[:, None]
         good = fps.eig_converged & (fps.kind >= 0) & (fps.residual <= self.residual_tol)
         failed = (fps.seed_status == SeedStatus.MAX_STEPS) | (fps.seed_status == SeedStatus.NONFINITE)
-        out = {"n_fixed": fps.count}
-        out.update({key: counts[:, k] for k, key in enumerate(KIND_KEYS)})
+        out = {"n_fixed": fps.count, **{key: counts[:, k] for k, key in enumerate(KIND_KEYS)}}
         out["n_stable"] = out["n_stable_node"] + out["n_stable_focus"]
         out["topology"] = encode_topology(counts)
         out["n_failed_seeds"] = jnp.sum(failed, axis=-1).astype(jnp.int32)
@@ -161,10 +153,8 @@ class Stability:
     @renamed(xtol="tol", max_steps="max_newton")
     def __init__(self, h0=None, *, tol: float = 1e-12, max_newton: int = 100, max_step: float = 0.5,
                  hyperbolic_tol: float = 1e-8, residual_tol: float = 1e-9, name: str = "stability"):
-        _positive("max_newton", max_newton, integer=True)
-        for opt, value in (("tol", tol), ("max_step", max_step), ("hyperbolic_tol", hyperbolic_tol),
-                           ("residual_tol", residual_tol)):
-            _positive(opt, value)
+        _positive(max_newton=max_newton, integer=True)
+        _positive(tol=tol, max_step=max_step, hyperbolic_tol=hyperbolic_tol, residual_tol=residual_tol)
         self.h0 = _state("h0", h0)
         self.name = name
         self.tol, self.max_newton, self.max_step = tol, max_newton, max_step
@@ -211,13 +201,13 @@ def _pack(values: jax.Array, mask: jax.Array) -> jax.Array:
 class ContinuationEvents:
     """Special points along one parameter axis, per parameter set: one continuation each (vmapped).
 
-    For every member, ``param`` is set to ``window[0]`` and the equilibrium near the state ``start`` (default:
-    the origin) is continued (``continue_equilibria``, pseudo-arclength) with ``param`` increasing at the start,
-    inside ``window = (lo, hi)`` (finite), for at most ``max_points`` points. Only the branch through that start is followed. Outputs:
-    ``n_fold``, ``n_hopf``, ``n_branch_point`` (B,) located points of each kind; ``fold_p``, ``hopf_p``,
+    For every member, ``param`` is set to ``window[0]`` and the equilibrium near the state ``start`` (default: the
+    origin) is continued (``continue_equilibria``, pseudo-arclength) with ``param`` increasing at the start, inside
+    ``window = (lo, hi)`` (finite), for at most ``max_points`` points. Only the branch through that start is followed.
+    Outputs: ``n_fold``, ``n_hopf``, ``n_branch_point`` (B,) located points of each kind; ``fold_p``, ``hopf_p``,
     ``branch_point_p`` (B, max_special) their parameter values in branch order, NaN-padded, and ``fold_h``,
-    ``hopf_h``, ``branch_point_h`` (B, max_special, d) their states (the seeds of codim-2 curves); ``hopf_l1``
-    (B, max_special) first Lyapunov coefficients of the Hopf points (< 0: supercritical); ``n_points`` (B,)
+    ``hopf_h``, ``branch_point_h`` (B, max_special, d) their states (the seeds of codim-2 curves);
+    ``hopf_l1`` (B, max_special) first Lyapunov coefficients of the Hopf points (< 0: supercritical); ``n_points`` (B,)
     branch rows; ``end_status`` (B,) ``BranchStatus`` of the last row; ``converged`` (B,) bool: the branch
     left the window or closed, every detected point was located, and none was dropped for lack of slots.
     """
@@ -228,12 +218,10 @@ class ContinuationEvents:
                  name: str = "continuation_events"):
         self.param = as_param(param, labels=True)
         lo, hi = (float(v) for v in check_window(window, finite=True))
-        _positive("max_special", max_special, integer=True)
-        _positive("max_points", max_points, integer=True)
+        _positive(max_special=max_special, max_points=max_points, integer=True)
         if max_points < 2:
             raise ValueError(f"max_points: expected an int >= 2, got {max_points}.")
-        for opt, value in (("ds", ds), ("ds_max", ds_max), ("tol", tol), ("hyperbolic_tol", hyperbolic_tol)):
-            _positive(opt, value)
+        _positive(ds=ds, ds_max=ds_max, tol=tol, hyperbolic_tol=hyperbolic_tol)
         if ds > ds_max:
             raise ValueError(f"ds: must be <= ds_max, got ds={ds}, ds_max={ds_max}.")
         self.window, self.start, self.name = (lo, hi), _state("start", start), name
@@ -263,8 +251,7 @@ class ContinuationEvents:
             out[f"{label}_h"] = jax.vmap(_pack)(sp.h, mask)
         out["hopf_l1"] = jax.vmap(_pack)(sp.l1, located & (sp.kind == SpecialKind.HOPF))
         end = branch.status[:, 1]
-        out["n_points"] = branch.count
-        out["end_status"] = end
+        out.update(n_points=branch.count, end_status=end)
         out["converged"] = (((end == BranchStatus.LEFT_WINDOW) | (end == BranchStatus.CLOSED_LOOP))
                             & jnp.all(located | ~used, axis=-1) & (sp.n_detected <= self.max_special))
         return out
@@ -280,8 +267,7 @@ class Cycles:
     def __init__(self, n_seeds: int = 16, seeding: str = "grid", *, key: jax.Array | None = None,
                  max_cycles: int = 4, name: str = "cycles", **options):
         check_choice("seeding", seeding, ("grid", "random"))
-        _positive("n_seeds", n_seeds, integer=True)
-        _positive("max_cycles", max_cycles, integer=True)
+        _positive(n_seeds=n_seeds, max_cycles=max_cycles, integer=True)
         self.name = name
         self.options = dict(n_seeds=n_seeds, seeding=seeding, key=jax.random.key(0) if key is None else key,
                             max_cycles=max_cycles, **options)
@@ -322,7 +308,7 @@ class HomoclinicEvents:
         self.start = _state("start", start)
         if self.start is None or self.start.shape != (2,):
             raise ValueError(f"start: expected a planar state of shape (2,) near the saddle, got {start!r}.")
-        _positive("max_points", max_points, integer=True)
+        _positive(max_points=max_points, integer=True)
         self.name, self.max_points, self.options = name, max_points, options
 
     def __call__(self, params) -> dict[str, jax.Array]:
@@ -349,10 +335,8 @@ def random_grus(key: jax.Array, n: int, d: int, scale: float = 4.0, *, bias_scal
     rate: the same equilibria and kinds as without an update gate, eigenvalues halved); input weights of a
     removed gate are zeroed too. ``reset_mode``: ``"before"`` or ``"after"`` (the PyTorch convention).
     """
-    _positive("n", n, integer=True)
-    _positive("d", d, integer=True)
-    _positive("scale", scale)
-    _positive("bias_scale", bias_scale)
+    _positive(n=n, d=d, integer=True)
+    _positive(scale=scale, bias_scale=bias_scale)
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 0:
         raise ValueError(f"m: expected an int >= 0, got {m!r}.")
     check_choice("reset_mode", reset_mode, ("before", "after"))
@@ -367,7 +351,7 @@ def random_grus(key: jax.Array, n: int, d: int, scale: float = 4.0, *, bias_scal
                      reset=reset_mode).validate()
 
 
-ANALYSES = {"census": Census, "stability": Stability, "cycles": Cycles}   # name -> factory usable without arguments (CLI)
+ANALYSES = {"census": Census, "stability": Stability, "cycles": Cycles}   # name -> factory needing no arguments (CLI)
 
-__all__ = ["ANALYSES", "Census", "ContinuationEvents", "Cycles", "HomoclinicEvents", "KIND_KEYS", "Stability", "decode_topology",
-           "describe_topology", "encode_topology", "random_grus"]
+__all__ = ["ANALYSES", "Census", "ContinuationEvents", "Cycles", "HomoclinicEvents", "KIND_KEYS", "Stability",
+           "decode_topology", "describe_topology", "encode_topology", "random_grus"]

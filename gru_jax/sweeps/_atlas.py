@@ -113,11 +113,10 @@ def verify_fixed_points(params, n_seeds: int = 16384, *, block: int = 4096, dedu
     seeds = np.asarray(make_seeds(lo, hi, n_seeds, seeding="grid"))
     hs, kinds, ok = [], [], True
     for start in range(0, len(seeds), block):
-        fps = find_fixed_points(params, seeds=seeds[start:start + block], dedup_tol=dedup_tol)
-        k = int(fps.count)
-        hs.append(np.asarray(fps.h[:k]))
-        kinds.append(np.asarray(fps.kind[:k]))
-        ok &= bool(np.all(np.asarray(fps.eig_converged[:k])) and np.all(np.asarray(fps.residual[:k]) <= 1e-9))
+        fps = find_fixed_points(params, seeds=seeds[start:start + block], dedup_tol=dedup_tol).trim()
+        hs.append(np.asarray(fps.h))
+        kinds.append(np.asarray(fps.kind))
+        ok &= bool(np.all(np.asarray(fps.eig_converged)) and np.all(np.asarray(fps.residual) <= 1e-9))
     h, kind = np.concatenate(hs), np.concatenate(kinds)
     keep = _first_of_clusters(h, dedup_tol)
     return Verified(h[keep], kind[keep], len(seeds), ok)
@@ -243,10 +242,10 @@ def max_fixed_points_search(key: jax.Array, n: int, d: int = 2, *, scales=(4.0, 
     for i in finalists:
         one = jax.tree_util.tree_map(lambda a: a[int(i)], pop)
         checks = {int(g): verify_fixed_points(one, int(g)) for g in verify_grids}
-        fine = checks[int(verify_grids[-1])]
-        candidates.append((int(score[i]), {g: v.count for g, v in checks.items()}))
+        fine, counts = checks[int(verify_grids[-1])], {g: v.count for g, v in checks.items()}
+        candidates.append((int(score[i]), counts))
         if best is None or (fine.converged, fine.count) > (best[1].converged, best[1].count):
-            best = (one, fine, {g: v.count for g, v in checks.items()})
+            best = (one, fine, counts)
     return SearchResult(best[0], best[1], best[2], candidates, history, n_evaluated)
 
 

@@ -24,8 +24,7 @@ class SweepResult(ResultMixin):
     def __init__(self, values: dict, axes: dict, *, kind: str, analysis: str):
         self.axes = {str(k): np.asarray(v) for k, v in axes.items()}
         self.values = {str(k): np.asarray(v) for k, v in values.items()}
-        self.kind = kind
-        self.analysis = analysis
+        self.kind, self.analysis = kind, analysis
         shape = self.shape
         for name, value in self.values.items():
             if value.shape[: len(shape)] != shape:
@@ -80,13 +79,9 @@ class SweepResult(ResultMixin):
         n = int(np.prod(self.shape))
         columns = {}
         for name, value in self.values.items():
-            flat = value.reshape((n, -1))
-            trailing = value.shape[len(self.shape):]
-            if not trailing:
-                columns[name] = flat[:, 0]
-                continue
-            for j, idx in enumerate(np.ndindex(*trailing)):
-                columns[f"{name}[{','.join(map(str, idx))}]"] = flat[:, j]
+            flat, trailing = value.reshape((n, -1)), value.shape[len(self.shape):]
+            for j, idx in enumerate(np.ndindex(*trailing)):    # a scalar output: one column, ``name``
+                columns[f"{name}[{','.join(map(str, idx))}]" if trailing else name] = flat[:, j]
         return pd.DataFrame(columns, index=index)
 
     def plot(self, name: str, ax=None):
@@ -100,16 +95,13 @@ class SweepResult(ResultMixin):
         labels, grids = list(self.axes), list(self.axes.values())
         if self.kind == "ensemble":
             ax.hist(value, bins=_bins(value))
-            ax.set_xlabel(name)
-            ax.set_ylabel("members")
+            ax.set(xlabel=name, ylabel="members")
         elif len(grids) == 1:
             ax.plot(grids[0], value)
-            ax.set_xlabel(labels[0])
-            ax.set_ylabel(name)
+            ax.set(xlabel=labels[0], ylabel=name)
         elif len(grids) == 2:
             mesh = ax.pcolormesh(grids[0], grids[1], value.T, shading="nearest")
-            ax.set_xlabel(labels[0])
-            ax.set_ylabel(labels[1])
+            ax.set(xlabel=labels[0], ylabel=labels[1])
             ax.figure.colorbar(mesh, ax=ax, label=name)
         else:
             raise ValueError(f"plot: a {len(grids)}-axis grid has no map; select a slice of values[{name!r}].")
@@ -173,5 +165,4 @@ def _require(module: str):
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ImportError(f"SweepResult.to_{'xarray' if module == 'xarray' else 'pandas'} needs {module}: "
-                          f"pip install {module}") from None
+        raise ImportError(f"SweepResult.to_{module} needs {module}: pip install {module}") from None
