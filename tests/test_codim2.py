@@ -16,7 +16,7 @@ from scipy.optimize import fsolve
 
 import gru_jax as gj
 from gru_jax.continuation import BranchStatus, LocateStatus, Param
-from gru_jax.continuation._codim2 import Codim2Kind, Curve, continue_curve, continue_curve_both
+from gru_jax.codim2._codim2 import Codim2Kind, Curve, continue_curve, continue_curve_both
 
 TRACES = {"planar": 0}
 B1, B2 = Param("b1"), Param("b2")

@@ -16,7 +16,7 @@ import gru_jax as gj
 from gru_jax.continuation import (Branch, BranchStatus, LocateStatus, Param, Problem, Settings, SpecialKind,
                                   bialternate, continue_equilibria, continue_equilibria_both, critical_pair,
                                   first_lyapunov, hopf_vectors, init, step)
-from gru_jax.continuation._continuation import COMPILER_OPTIONS
+from gru_jax.core._compile import COMPILER_OPTIONS
 
 TRACES = {"normal_form": 0}
 

@@ -16,7 +16,7 @@ from scipy.optimize import brentq
 
 import gru_jax as gj
 from conftest import ALPHA_SN, ROTATION_PERIODS
-from gru_jax.continuation._param import Param
+from gru_jax.core._param import Param
 from gru_jax.core._status import BranchStatus, LocateStatus
 from gru_jax.periodic._cycle_branch import CycleKind, FamilyEndKind
 from gru_jax.periodic._continue import continue_cycles

@@ -18,8 +18,8 @@ import gru_jax as gj
 from conftest import ALPHA_SN
 from gru_jax.plot._diagram import bifurcation_diagram as plot_diagram
 from gru_jax.continuation import BranchStatus, LocateStatus, Param, SpecialKind
-from gru_jax.continuation._diagram import Diagram, bifurcation_diagram
-from gru_jax.continuation._switch import SwitchStatus, switch_branch
+from gru_jax.equilibria._diagram import Diagram, bifurcation_diagram
+from gru_jax.equilibria._switch import SwitchStatus, switch_branch
 
 TRACES = {"field": 0}
 BASE = gj.GRUParams.zeros(2)

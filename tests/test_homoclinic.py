@@ -15,7 +15,7 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import brentq, fsolve
 
 import gru_jax as gj
-from gru_jax.continuation._param import Param
+from gru_jax.core._param import Param
 from gru_jax.core._status import BranchStatus
 from gru_jax.homoclinic._curve import continue_homoclinic
 from gru_jax.homoclinic._detect import detect_homoclinic

@@ -11,8 +11,8 @@ import pytest
 
 import gru_jax as gj
 from gru_jax.continuation import Branch, SpecialPoints
-from gru_jax.continuation._codim2 import Codim2Points, Curve
-from gru_jax.continuation._codim2_diagram import CurvePoints
+from gru_jax.codim2._codim2 import Codim2Points, Curve
+from gru_jax.codim2._codim2_diagram import CurvePoints
 from gru_jax.core._result import REPR_ROWS, Result, join
 from gru_jax.core._status import BranchStatus
 from gru_jax.homoclinic._curve import HomoclinicCurve

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import gru_jax as gj
-import gru_jax.continuation._codim2 as codim2_mod
-import gru_jax.continuation._codim2_diagram as codim2_diagram_mod
-import gru_jax.continuation._continuation as continuation_mod
+import gru_jax.codim2._codim2 as codim2_mod
+import gru_jax.codim2._codim2_diagram as codim2_diagram_mod
+import gru_jax.core._compile as compile_mod
+import gru_jax.equilibria._continuation as continuation_mod
 import gru_jax.homoclinic._detect as detect_mod
 import gru_jax.homoclinic._from_bt as from_bt_mod
 import gru_jax.homoclinic._locate as locate_mod
@@ -24,7 +25,7 @@ import gru_jax.periodic._continue as cycles_mod
 import gru_jax.sweeps._seed as seed_mod
 from gru_jax._validate import check_window
 from gru_jax.continuation import Param, as_param
-from gru_jax.continuation._diagram import Diagram, DiagramPoints
+from gru_jax.equilibria._diagram import Diagram, DiagramPoints
 from gru_jax.sweeps import SweepResult
 
 MU = Param("mu")
@@ -328,7 +329,7 @@ def test_compiled_program_choice():
     """The compiled program with compiler options runs at top level and under vmap/jvp; under jit/grad the plain
     one (a JAX upgrade that moves the private trace context fails here)."""
     seen = []
-    probe = lambda x: (seen.append(continuation_mod.compiles_at_top_level()), x)[1]
+    probe = lambda x: (seen.append(compile_mod.compiles_at_top_level()), x)[1]
     probe(1.0)
     jax.vmap(probe)(jnp.ones(2))
     jax.jvp(probe, (1.0,), (1.0,))

@@ -434,7 +434,7 @@ def _decode(node: dict, data):
     if "dict" in node:
         return {k: _decode(v, data) for k, v in node["dict"]}
     if "param" in node:
-        from ..continuation._param import Param
+        from ..core._param import Param
         return Param(*node["param"])
     raise ValueError(f"unknown entry {node!r}")
 

@@ -11,10 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import check_finite, check_positive
-from ..continuation._codim2 import _window
-from ..continuation._continuation import _top_level_or_nested, check_sizes
-from ..continuation._param import Param, as_param
+from .._validate import check_finite, check_positive, check_window
+from ..core._compile import top_level_or_nested
+from ..core._inputs import check_sizes
+from ..core._param import Param, as_param
 from ..core._driver import run
 from ..core._result import Result
 from ..core._status import BranchStatus
@@ -139,7 +139,7 @@ def continue_one(f, opts: SplitOptions, param: Param, param2: Param, params, sta
                            param_name=param.label, param2_name=param2.label)
 
 
-_continue = _top_level_or_nested(continue_one)
+_continue = top_level_or_nested(continue_one)
 
 
 def continue_homoclinic(params, param: Param, param2: Param, start: HomoclinicPoint, *,
@@ -171,7 +171,7 @@ def continue_homoclinic(params, param: Param, param2: Param, start: HomoclinicPo
         raise ValueError(f"grow: must be >= 1, got {grow}.")
     if direction not in (1, -1):
         raise ValueError(f"direction: must be +1 or -1, got {direction!r}.")
-    lo, hi = _window(window)
+    lo, hi = check_window(window, 2)
     sopts = split_options(radius, delta, t_max, opts)
     settings = CurveSettings(*(jnp.asarray(x, float) for x in (ds, ds_min, ds_max)), jnp.asarray(lo, float),
                              jnp.asarray(hi, float), jnp.asarray(tol, float), jnp.asarray(max_newton, int),

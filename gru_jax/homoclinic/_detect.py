@@ -10,7 +10,7 @@ import numpy as np
 
 from .._validate import check_finite, is_concrete, renamed
 from ..core._result import Result
-from ..continuation._continuation import _top_level_or_nested
+from ..core._compile import top_level_or_nested
 from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
 from ._locate import (SIGNS, STEP_ALIASES, HomoclinicPoint, HomoclinicStatus, Path, branch_signs, check_problem,
@@ -89,7 +89,7 @@ def detect_one(f, opts: SplitOptions, param, params, values, saddle, signs, xtol
                      values=values, split=v, split_status=splits.status, signs=signs)
 
 
-_detect = _top_level_or_nested(detect_one)
+_detect = top_level_or_nested(detect_one)
 
 
 @renamed(saddle="start", **STEP_ALIASES)

@@ -16,9 +16,9 @@ import jax
 import numpy as np
 
 from .._validate import check_finite, check_positive, deprecated, renamed
-from ..continuation._codim2 import continue_curve
-from ..continuation._param import Param, as_param
-from ..continuation._point import SpecialPoint, locate_hopf
+from ..codim2._codim2 import continue_curve
+from ..core._param import Param, as_param
+from ..equilibria._point import SpecialPoint, locate_hopf
 from ..core._result import ResultMixin, join as _join
 from ..core._status import BranchStatus, LocateStatus
 from ..models._field import VectorField

@@ -16,8 +16,8 @@ from .._linalg import value_and_jacobian
 from .._validate import check_finite, check_positive, check_window, deprecated, is_concrete, renamed
 from ..core._result import Result
 from ..core._status import Codes
-from ..continuation._continuation import _top_level_or_nested
-from ..continuation._param import Param, as_param
+from ..core._compile import top_level_or_nested
+from ..core._param import Param, as_param
 from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
 from ._manifolds import saddle_eigen
@@ -148,7 +148,8 @@ def root(f, opts: SplitOptions, path: Path, params, a, b, ends: Split, bracketed
     return b, x, r, fb, status, k
 
 
-def finish(f, opts: SplitOptions, path: Path, params, s, saddle, refs, status, steps, ptol) -> tuple[Any, HomoclinicPoint]:
+def finish(f, opts: SplitOptions, path: Path, params, s, saddle, refs, status, steps,
+           ptol) -> tuple[Any, HomoclinicPoint]:
     """One Newton step in ``s`` from the converged ``s`` whose derivative in ``params`` is the implicit-function
     one, and the point there. Returns ``(s*, HomoclinicPoint)``; ``p`` of the point is ``path.param``'s value and
     its ``residual`` the split at ``s`` (before the step)."""
@@ -195,14 +196,14 @@ def _locate(f, opts, param, params, saddle, a, b, bracketed, signs, xtol, ptol, 
     return locate_one(f, opts, Path(param), params, saddle, a, b, bracketed, signs, xtol, ptol, max_steps)[1]
 
 
-_locate_jit = _top_level_or_nested(_locate)
+_locate_jit = top_level_or_nested(_locate)
 
 
 # ---- input checks shared by the public entry points -------------------------------------------------------
 
 def check_problem(params, param: Param, f, saddle, name: str = "start"):
     """Validate params (one planar problem), the lens and a saddle guess; return ``(f, params, saddle)``."""
-    from ..continuation._continuation import check_field, one_problem
+    from ..core._inputs import check_field, one_problem
 
     as_param(param)
     params, f = one_problem(params, f, [param], "one problem per call, or jax.vmap.")

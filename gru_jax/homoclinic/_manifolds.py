@@ -11,7 +11,7 @@ import numpy as np
 from .._fixed_points import SeedStatus, fixed_point
 from .._linalg import eigvals, n_unstable, solve, value_and_jacobian
 from .._validate import check_finite, check_positive
-from ..continuation._continuation import check_field
+from ..core._inputs import check_field
 from ..core._result import Result
 from ..core._status import Codes
 from ..models._field import VectorField, batch_shape, resolve_field, validate_params

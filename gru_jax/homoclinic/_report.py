@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..continuation._diagram import bifurcation_diagram
-from ..continuation._param import Param
+from ..equilibria._diagram import bifurcation_diagram
+from ..core._param import Param
 from ..core._status import LocateStatus, SpecialKind
 from ..models._field import VectorField
 from ..periodic._continue import continue_cycles
@@ -18,11 +18,11 @@ SAME = 1e-7      # two ends within this distance in the parameter are one point
 def homoclinic_report(params, param: Param, window, *, f: VectorField | None = None, max_period: float = 500.0,
                       max_points: int = 400) -> dict:
     """Hopf points of the equilibria in ``window = (lo, hi)``, the cycle family born at each (continued inside the
-    window until its period passes ``max_period``), its folds of cycles, and how it ends: a saddle-loop homoclinic point is
-    located (``locate_homoclinic``, from the saddle the family ends at), a SNIC is placed at the fold of
-    equilibria where it ends. JSON-ready: ``{"hopf": [{"param", "h", "omega", "l1", "family_end"}],
-    "homoclinic": [{"param", "saddle", "saddle_quantity", "kind", "located"}], "cycle_folds": [{"param",
-    "period"}]}``; ``saddle_quantity`` is None for a SNIC (whose ``saddle`` is the saddle-node)."""
+    window until its period passes ``max_period``), its folds of cycles, and how it ends: a saddle-loop homoclinic point
+    is located (``locate_homoclinic``, from the saddle the family ends at), a SNIC is placed at the fold of equilibria
+    where it ends. JSON-ready: ``{"hopf": [{"param", "h", "omega", "l1", "family_end"}], "homoclinic": [{"param",
+    "saddle", "saddle_quantity", "kind", "located"}], "cycle_folds": [{"param", "period"}]}``; ``saddle_quantity`` is
+    None for a SNIC (whose ``saddle`` is the saddle-node)."""
     lo, hi = (float(v) for v in window)
     diagram = bifurcation_diagram(params, param, (lo, hi), f=f)
     sp = diagram.special_points

@@ -12,8 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validate import check_finite, check_window, deprecated, is_concrete, renamed
-from ..continuation._continuation import _top_level_or_nested, check_field, check_sizes, one_problem
-from ..continuation._param import Param, as_param
+from ..core._compile import top_level_or_nested
+from ..core._inputs import check_field, check_sizes, one_problem
+from ..core._param import Param, as_param
 from ..models._field import VectorField
 from ._cycle_branch import CycleBranch, CyclePoints, FamilyEndKind
 from ..core._driver import locate_slots, run as drive
@@ -87,8 +88,8 @@ def _from_orbit(problem, s, x0, period, direction, max_points, max_special):
     return run(problem, start_from_orbit(problem, s, x0, period, direction), s, max_points, max_special)
 
 
-_hopf_program = _top_level_or_nested(_from_hopf)
-_orbit_program = _top_level_or_nested(_from_orbit)
+_hopf_program = top_level_or_nested(_from_hopf)
+_orbit_program = top_level_or_nested(_from_orbit)
 
 
 def _scalar(name, value, positive=False, allow_inf=False):

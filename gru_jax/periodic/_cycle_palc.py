@@ -24,8 +24,8 @@ import numpy as np
 
 from .._eig import eigvals
 from .._linalg import solve
-from ..continuation._lyapunov import critical_pair, first_lyapunov, hopf_vectors
-from ..continuation._param import Param
+from ..equilibria._lyapunov import critical_pair, first_lyapunov, hopf_vectors
+from ..core._param import Param
 from ..core._newton import crossed, newton
 from ..core._status import BranchStatus
 from ..core._step import ContinuationProblem, State, start_status, tangent

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..continuation._codim2 import Curve
+from ..codim2._codim2 import Curve
 from ..core._status import Codim2Kind
 from ..homoclinic._curve import HomoclinicCurve
 from ._mpl import plt

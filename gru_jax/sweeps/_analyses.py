@@ -13,7 +13,7 @@ from .._fixed_points import SeedStatus, find_fixed_points, fixed_point
 from .._linalg import Kind, classify, eigvals, n_unstable, value_and_jacobian
 from .._validate import check_choice, check_window, renamed
 from ..continuation import continue_equilibria
-from ..continuation._param import as_param
+from ..core._param import as_param
 from ..core._status import BranchStatus, LocateStatus, SpecialKind
 from ..models import GRUParams
 from ..models._field import batch_shape, resolve_field

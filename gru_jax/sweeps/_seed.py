@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import Alias, check_choice, check_window, renamed
-from ..continuation._codim2 import KINDS
-from ..continuation._codim2_diagram import CurveDiagram, curves_through
-from ..continuation._param import Param, as_param
+from ..codim2._codim2 import KINDS
+from ..codim2._codim2_diagram import CurveDiagram, curves_through
+from ..core._param import Param, as_param
 from ..models._field import VectorField
 from ._result import SweepResult
 

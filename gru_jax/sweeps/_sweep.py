@@ -55,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ..continuation._param import Param
+from ..core._param import Param
 from . import _checkpoint as ckpt
 from ._result import SweepResult
 

@@ -24,7 +24,7 @@ from ..models._field import batch_shape, validate_params
 from ..core._result import ResultMixin
 from ._branch import Branch, SpecialPoints
 from ._continuation import METHODS, _setup
-from ._param import Param, as_param
+from ..core._param import Param, as_param
 from ._point import SpecialPoint
 from ..core._status import BranchStatus, LocateStatus, SpecialKind
 from ._switch import LANES, SwitchStatus, check_lanes, old_direction, run_lanes

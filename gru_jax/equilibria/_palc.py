@@ -18,7 +18,7 @@ from .._fixed_points import SeedStatus, fixed_point
 from ..core._newton import value_and_jac
 from ..core._status import BranchStatus
 from ..core._step import ContinuationProblem, State, events_between, predict, start_status, step
-from ._param import Param
+from ..core._param import Param
 from ._testfns import evaluate_tests
 
 

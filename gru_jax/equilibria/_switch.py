@@ -16,11 +16,12 @@ import numpy as np
 
 from ._branch import Branch, join
 from .._validate import renamed
-from ._continuation import WINDOW_ALIAS, _setup, _top_level_or_nested, window_numbers
+from ._continuation import WINDOW_ALIAS, _setup, window_numbers
+from ..core._compile import top_level_or_nested
 from ..core._newton import newton, system_of, value_and_jac
 from ._lyapunov import derivative
 from ._palc import Problem, Settings, init
-from ._param import as_param
+from ..core._param import as_param
 from ._run import run
 from ..core._status import BranchStatus, Codes, SpecialKind
 
@@ -109,7 +110,7 @@ def _pairs(problem, settings, u0, t_old, eps, switching, valid, max_points, max_
     return jax.vmap(join)(backward, forward), status[::2], jnp.maximum(backward.count - 1, 0)
 
 
-trace_pairs = _top_level_or_nested(_pairs)
+trace_pairs = top_level_or_nested(_pairs)
 
 
 def run_lanes(problem: Problem, settings: Settings, u0: np.ndarray, t_old: np.ndarray, eps, switching: np.ndarray,
@@ -150,11 +151,11 @@ def switch_branch(params, param, branch: Branch, slot: int, *, f=None, eps=1e-3,
     ``Branch`` from ``continue_equilibria``, ``continue_equilibria_both`` or a diagram), both ways from ``eps``
     along it.
 
-    The options are those of ``continue_equilibria_both`` (``window=(lo, hi)`` the parameter window); the result has ``2 max_points - 1`` rows and runs through
-    the branch point. A failed switch (the corrector did not converge, or converged back onto the old branch)
-    is data: an empty branch (``count`` 0) with ``status`` ``START_FAILED`` at both ends. It runs in the
-    program that ``bifurcation_diagram`` compiles (``lanes`` one-way lanes, two used), so the two share one
-    compile; the pure core is ``trace`` (jit/vmap it; ``join`` its two ways).
+    The options are those of ``continue_equilibria_both`` (``window=(lo, hi)`` the parameter window); the result has ``2
+    max_points - 1`` rows and runs through the branch point. A failed switch (the corrector did not converge, or
+    converged back onto the old branch) is data: an empty branch (``count`` 0) with ``status`` ``START_FAILED`` at both
+    ends. It runs in the program that ``bifurcation_diagram`` compiles (``lanes`` one-way lanes, two used), so the two
+    share one compile; the pure core is ``trace`` (jit/vmap it; ``join`` its two ways).
     Raises ``ValueError`` for bad input (e.g. a slot that is not a branch point) before compiling."""
     as_param(param)
     if np.ndim(branch.count):

@@ -15,9 +15,9 @@ from .._validate import check_choice, check_window, is_concrete, renamed
 from ..models._field import VectorField
 from ..core._result import Result, join as join, require_single as _require_single
 from ._codim2_curve import CurveProblem, CurveSettings, init, run
-from ._continuation import (_check_numbers, _top_level_or_nested, check_field, check_sizes, check_state, one_problem,
-                            start_point)
-from ._param import Param, as_param
+from ..core._inputs import check_numbers, check_field, check_sizes, check_state, one_problem, start_point
+from ..core._compile import top_level_or_nested
+from ..core._param import Param, as_param
 from ..core._status import BranchStatus, Codim2Kind, LocateStatus
 
 KINDS = ("fold", "hopf")
@@ -153,13 +153,8 @@ def _from_start(problem, h0, p0, settings, direction, max_points, max_special):
                  param2_name=problem.param2.label)
 
 
-_one = _top_level_or_nested(_from_start)
-_join = _top_level_or_nested(join)
-
-
-def _window(window):
-    """``(lo, hi)`` each (2,) for ``(p, p2)`` from ``None`` (unbounded) or ``((p_lo, p_hi), (p2_lo, p2_hi))``."""
-    return check_window(window, 2)
+_one = top_level_or_nested(_from_start)
+_join = top_level_or_nested(join)
 
 
 def _setup(params, param, param2, start, kind, f, window, max_points, max_special, **numbers):
@@ -168,8 +163,8 @@ def _setup(params, param, param2, start, kind, f, window, max_points, max_specia
     as_param(param2, "param2", differs_from=param)
     check_choice("kind", kind, KINDS)
     check_sizes(max_points, max_special)
-    _check_numbers(numbers)
-    lo, hi = _window(window)
+    check_numbers(numbers)
+    lo, hi = check_window(window, 2)
     params, h0 = start_point(start, params, param, param2, pair=True)
     params, f = one_problem(params, f, [param, param2], "continue one curve at a time, or jax.vmap.")
     h0, p0 = check_state(h0, params), param.get(params)

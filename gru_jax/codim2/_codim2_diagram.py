@@ -11,8 +11,8 @@ from .._validate import Alias, check_choice, check_window, renamed
 from ..models._field import VectorField
 from ..core._result import ResultMixin
 from ._codim2 import KINDS, Curve, continue_curve_both, points_json
-from ._diagram import Diagram
-from ._param import Param, as_param
+from ..equilibria._diagram import Diagram
+from ..core._param import Param, as_param
 from ..core._status import BranchStatus, Codim2Kind, LocateStatus, SpecialKind
 
 SAME_CURVE = 1e-3     # a start within this scaled distance of a computed curve lies on it

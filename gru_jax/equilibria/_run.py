@@ -1,6 +1,7 @@
-"""Equilibrium branches from the core driver (rows and the recorded sign changes of the test functions);
-afterwards one batched eigenvalue call for the stability of every row, and the location of every recorded event. Rows and located folds / Hopf points are differentiable in the params by the implicit
-function theorem, one bordered solve per row (never through the loop)."""
+"""Equilibrium branches from the core driver (rows and the recorded sign changes of the test functions); afterwards one
+batched eigenvalue call for the stability of every row, and the location of every recorded event. Rows and located folds
+/ Hopf points are differentiable in the params by the implicit function theorem, one bordered solve per row (never
+through the loop)."""
 
 from __future__ import annotations
 

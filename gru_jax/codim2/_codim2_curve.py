@@ -27,10 +27,10 @@ from ..core._driver import locate_slots, run as drive
 from ..core._newton import newton, value_and_jac
 from ..core._status import BranchStatus, Codim2Kind
 from ..core._step import ContinuationProblem, State, events_between, start_status
-from ._locate import bracket_on
-from ._lyapunov import derivative, hopf_point
-from ._param import Param
-from ._testfns import bialternate
+from ..equilibria._locate import bracket_on
+from ..equilibria._lyapunov import derivative, hopf_point
+from ..core._param import Param
+from ..equilibria._testfns import bialternate
 #: ``Codim2Kind`` of a sign change of test 0 and test 1, on fold and on Hopf curves
 EVENTS = {False: (Codim2Kind.BOGDANOV_TAKENS, Codim2Kind.CUSP),
           True: (Codim2Kind.BOGDANOV_TAKENS, Codim2Kind.GENERALIZED_HOPF)}

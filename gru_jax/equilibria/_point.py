@@ -8,12 +8,14 @@ import jax.numpy as jnp
 
 from ..models._field import VectorField
 from .._validate import renamed
-from ._continuation import _setup, _top_level_or_nested, start_point
+from ._continuation import _setup
+from ..core._compile import top_level_or_nested
+from ..core._inputs import start_point
 from ..core._newton import implicit_step
 from ._locate import augmented, refine
 from ._lyapunov import hopf_point
 from ._palc import Problem, Settings
-from ._param import Param, as_param
+from ..core._param import Param, as_param
 from ..core._result import Result
 from ..core._status import LocateStatus, SpecialKind
 
@@ -64,7 +66,7 @@ def _locate(problem: Problem, settings: Settings, u0: jax.Array, hopf: bool) -> 
                         omega=omega, l1=l1)
 
 
-_compiled = _top_level_or_nested(_locate)
+_compiled = top_level_or_nested(_locate)
 
 
 def _locate_public(params, param, start, f, tol, max_newton, hopf: bool) -> SpecialPoint:
