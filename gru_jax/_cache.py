@@ -10,18 +10,15 @@ MIN_COMPILE_TIME_SECS = 0.2
 
 
 def enable_compilation_cache() -> str | None:
-    """Point JAX's persistent compilation cache at ``$XDG_CACHE_HOME/gru_jax/jax`` (else ``~/.cache/gru_jax/jax``).
-
-    A fresh Python process then loads the XLA programs an earlier one compiled instead of compiling them again
-    (tracing and lowering still run). Programs compiling in >= ``MIN_COMPILE_TIME_SECS`` are written, unless
-    ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS`` is set. Does nothing when ``GRU_JAX_NO_CACHE`` is set (not
-    ``0``), when the user chose a cache (``JAX_COMPILATION_CACHE_DIR`` or ``jax_compilation_cache_dir``), or when
-    the directory cannot be created or written. Returns the directory used, or None. Clear it with ``rm -r``.
-    """
+    """Point JAX's persistent compilation cache at ``$XDG_CACHE_HOME/gru_jax/jax`` (else ``~/.cache/gru_jax/jax``). A
+    fresh process then loads the XLA programs an earlier one compiled (tracing and lowering still run). Programs
+    compiling in >= ``MIN_COMPILE_TIME_SECS`` are written, unless ``JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS`` is set.
+    Does nothing when ``GRU_JAX_NO_CACHE`` is set (not ``0``), when the user chose a cache
+    (``JAX_COMPILATION_CACHE_DIR`` or ``jax_compilation_cache_dir``), or when the directory cannot be created or
+    written. Returns the directory used, or None. Clear it with ``rm -r``."""
     if os.environ.get("GRU_JAX_NO_CACHE", "0") not in ("", "0"):
         return None
     import jax
-
     if os.environ.get("JAX_COMPILATION_CACHE_DIR") or jax.config.jax_compilation_cache_dir:
         return None
     base = os.environ.get("XDG_CACHE_HOME", "")

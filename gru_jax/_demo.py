@@ -1,9 +1,8 @@
 """The ``gru-jax demo``: fixed points, trajectories and phase portraits along the 2-D rotation family.
 
-``Uh = gain · R(alpha)``, everything else zero (model.md §3): 9 fixed points at ``alpha = 0``; a SNIC near
-0.148; one unstable focus and a stable limit cycle up to the Hopf point ``arccos(2/gain) ≈ 0.841``; a
-stable focus at the origin above it.
-"""
+``Uh = gain · R(alpha)``, everything else zero (model.md §3): 9 fixed points at ``alpha = 0``; a SNIC near 0.148; one
+unstable focus and a stable limit cycle up to the Hopf point ``arccos(2/gain) ≈ 0.841``; a stable focus at the origin
+above it."""
 
 from __future__ import annotations
 

@@ -9,11 +9,10 @@ arrays, so it stays on the accelerator:
    zeroing negligible subdiagonal entries after every sweep, with exceptional shifts when a block stalls;
 3. read the eigenvalues off the remaining 1x1 and 2x2 diagonal blocks.
 
-The batch is processed explicitly, as the last array axis (every step updates three rows and three columns of
-all matrices at once, contiguous in memory); active windows are per-matrix indices in the loop carry and
-out-of-window steps are masked, so all shapes are static. There is no balancing (unlike LAPACK ``dgeev``):
-strongly graded matrices such as ``D A D^-1`` with a wide range in ``D`` get normwise, not LAPACK-level, accuracy.
-"""
+The batch is processed explicitly, as the last array axis (every step updates three rows and three columns of all
+matrices at once, contiguous in memory); active windows are per-matrix indices in the loop carry and out-of-window steps
+are masked, so all shapes are static. There is no balancing (unlike LAPACK ``dgeev``): strongly graded matrices such as
+``D A D^-1`` with a wide range in ``D`` get normwise, not LAPACK-level, accuracy."""
 
 from __future__ import annotations
 
@@ -86,12 +85,9 @@ def _cpu_chunks(solve, h: Array) -> tuple[Array, Array]:
 
 
 def _eig2x2(a: Array, b: Array, c: Array, d: Array) -> tuple[Array, Array]:
-    """Eigenvalues of ``[[a, b], [c, d]]``, elementwise over same-shape real arrays.
-
-    Returns two complex arrays of the input shape. Triangular blocks give their diagonal exactly; a discriminant
-    at rounding level (eigenvalue split below ``4 eps`` times the block scale) gives an exactly real double
-    eigenvalue; complex pairs are exact conjugates.
-    """
+    """Eigenvalues of ``[[a, b], [c, d]]``, elementwise over same-shape real arrays. Returns two complex arrays of the
+    input shape. Triangular blocks give their diagonal exactly; a discriminant at rounding level (eigenvalue split below
+    ``4 eps`` times the block scale) gives an exactly real double eigenvalue; complex pairs are exact conjugates."""
     eps = jnp.finfo(a.dtype).eps
     mid = (a + d) / 2
     p = (a - d) / 2

@@ -1,10 +1,9 @@
 """Fixed points from many seeds at once: damped Newton, deduplication, Jacobians, eigenvalues, kinds.
 
-Everything below ``find_fixed_points`` works on one problem and is vmapped over seeds and parameter sets.
-Located points are differentiable with respect to the parameters by the implicit function theorem:
-the returned state is ``h* - J⁻¹ f(h*, params)`` with ``h*`` and ``J`` held constant, whose derivative is
-``-J⁻¹ ∂f/∂params`` and whose value is ``h*`` polished by one Newton step.
-"""
+Everything below ``find_fixed_points`` works on one problem and is vmapped over seeds and parameter sets. Located points
+are differentiable with respect to the parameters by the implicit function theorem: the returned state is
+``h* - J⁻¹ f(h*, params)`` with ``h*`` and ``J`` held constant, whose derivative is ``-J⁻¹ ∂f/∂params``
+and whose value is ``h*`` polished by one Newton step."""
 
 from __future__ import annotations
 
@@ -32,17 +31,14 @@ class SeedStatus(Codes):
 
 
 class FixedPoints(Result):
-    """Deduplicated, classified equilibria of one problem (or a batch ``B`` of them), in fixed-size buffers.
-
-    The first ``count`` rows hold distinct points sorted lexicographically by ``h``; the rest are padding
-    (NaN, kind ``-1``). ``n`` is the number of seeds.
+    """Deduplicated, classified equilibria of one problem (or a batch ``B`` of them), in fixed-size buffers. The first
+    ``count`` rows hold distinct points sorted lexicographically by ``h``; the rest are padding (NaN, kind ``-1``).
+    ``n`` is the number of seeds.
 
     Attributes: ``h`` (B..., n, d); ``count`` (B...,); ``kind`` (B..., n) ``Kind`` codes; ``eigenvalues``
-    (B..., n, d) complex, sorted by descending real part; ``n_unstable`` (B..., n); ``residual``
-    (B..., n) ``max|f(h)|``; ``multiplicity`` (B..., n) seeds that converged to each point;
-    ``eig_converged`` (B..., n); ``seed_status`` (B..., n) ``SeedStatus`` per seed; ``seed_steps``
-    (B..., n) Newton steps per seed.
-    """
+    (B..., n, d) complex, sorted by descending real part; ``n_unstable`` (B..., n); ``residual`` (B..., n)
+    ``max|f(h)|``; ``multiplicity`` (B..., n) seeds that converged to each point; ``eig_converged`` (B..., n);
+    ``seed_status`` (B..., n) ``SeedStatus`` per seed; ``seed_steps`` (B..., n) Newton steps per seed."""
 
     h: jax.Array
     count: jax.Array
@@ -101,12 +97,10 @@ def _fmt_complex(z: complex) -> str:
 # ---- one problem ------------------------------------------------------------------------------------------
 
 def newton(f: VectorField, params, h0: jax.Array, lo, hi, xtol, max_steps, max_step):
-    """Damped Newton from one seed (d,), kept in the box ``[lo, hi]``: ``core.backtracking_newton`` on ``f`` with
-    steps of largest component at most ``max_step``. Returns ``(h, status, steps)``; ``STALLED`` when the step
-    is cut below ``MIN_FRACTION`` of the Newton step. Converged when the Newton step at an accepted point is at
-    most ``xtol`` (max-norm): this is invariant to rescaling the rows of ``f``, so slow rates ``1 - z`` do not
-    fake convergence.
-    """
+    """Damped Newton from one seed (d,), kept in the box ``[lo, hi]``: ``core.backtracking_newton`` on ``f`` with steps
+    of largest component at most ``max_step``. Returns ``(h, status, steps)``; ``STALLED`` when the step is cut below
+    ``MIN_FRACTION`` of the Newton step. Converged when the Newton step at an accepted point is at most ``xtol``
+    (max-norm): this is invariant to rescaling the rows of ``f``, so slow rates ``1 - z`` do not fake convergence."""
     res = backtracking_newton(lambda h: (*value_and_jacobian(f, h, params), True, ()), h0, xtol, max_steps,
                               lambda h, dx: max_step / jnp.max(jnp.abs(dx)), project=lambda h: jnp.clip(h, lo, hi))
     status = jnp.select([res.converged, ~res.finite, res.stalled],
@@ -115,11 +109,9 @@ def newton(f: VectorField, params, h0: jax.Array, lo, hi, xtol, max_steps, max_s
 
 
 def dedupe(h: jax.Array, ok: jax.Array, tol) -> tuple[jax.Array, jax.Array]:
-    """Mark the first of each cluster of points within ``tol`` (max-norm) of each other.
-
-    h: (n, d); ok: (n,) which rows are valid. Returns ``(unique (n,) bool, multiplicity (n,) int32)``:
-    the number of valid rows represented by each unique row.
-    """
+    """Mark the first of each cluster of points within ``tol`` (max-norm) of each other. h: (n, d); ok: (n,) which rows
+    are valid. Returns ``(unique (n,) bool, multiplicity (n,) int32)``: the number of valid rows represented by each
+    unique row."""
     n = h.shape[0]
     close = ok[:, None] & ok[None, :] & (jnp.max(jnp.abs(h[:, None, :] - h[None, :, :]), axis=-1) <= tol)
     first = jnp.argmax(close, axis=1)
@@ -129,11 +121,9 @@ def dedupe(h: jax.Array, ok: jax.Array, tol) -> tuple[jax.Array, jax.Array]:
 
 
 def locate_one(f: VectorField, params, seeds: jax.Array, lo, hi, opts: dict):
-    """Solve from ``seeds`` (n, d), dedupe, sort and polish for one parameter set.
-
-    Returns ``(h, valid, multiplicity, value, jac, status, steps)``: distinct points first in ``h`` (n, d)
-    with ``valid`` (n,), the field ``value`` (n, d) and Jacobian ``jac`` (n, d, d) there, per-seed status.
-    """
+    """Solve from ``seeds`` (n, d), dedupe, sort and polish for one parameter set. Returns
+    ``(h, valid, multiplicity, value, jac, status, steps)``: distinct points first in ``h`` (n, d) with ``valid`` (n,),
+    the field ``value`` (n, d) and Jacobian ``jac`` (n, d, d) there, per-seed status."""
     n, d = seeds.shape
     h, status, steps = jax.vmap(lambda s: newton(f, params, s, lo, hi, opts["xtol"], opts["max_steps"],
                                                  opts["max_step"]))(seeds)
@@ -162,19 +152,12 @@ def summarise(h, valid, multiplicity, value, jac, status, steps, hyperbolic_tol)
         eig_converged=valid & ev_ok, seed_status=status, seed_steps=steps)
 
 
-def fixed_points_one(f: VectorField, params, seeds: jax.Array, lo, hi, opts: dict) -> FixedPoints:
-    """All distinct equilibria reachable from ``seeds`` (n, d) for one parameter set."""
-    return summarise(*locate_one(f, params, seeds, lo, hi, opts), opts["hyperbolic_tol"])
-
-
 @eqx.filter_jit
 def _fixed_points_batch(f, params, seeds, lo, hi, opts, batch: tuple[int, ...], batch_size: int):
-    """Every member of a params batch ``batch``, in sequential chunks of ``batch_size`` vmapped members.
-
-    Chunks bound the loop state (it stays in cache on a CPU) and let each chunk's Newton loop stop early.
-    """
-    if not batch:
-        return fixed_points_one(f, params, seeds, lo, hi, opts)
+    """Every member of a params batch ``batch``, in sequential chunks of ``batch_size`` vmapped members. Chunks bound
+    the loop state (it stays in cache on a CPU) and let each chunk's Newton loop stop early."""
+    if not batch:   # one parameter set
+        return summarise(*locate_one(f, params, seeds, lo, hi, opts), opts["hyperbolic_tol"])
     total = int(np.prod(batch))
     n_chunks = -(-total // batch_size)
     def chunked(a):
@@ -182,8 +165,7 @@ def _fixed_points_batch(f, params, seeds, lo, hi, opts, batch: tuple[int, ...], 
         a = jnp.concatenate([a, jnp.repeat(a[:1], n_chunks * batch_size - total, axis=0)])
         return a.reshape((n_chunks, batch_size) + a.shape[1:])
     def run(chunk):
-        located = jax.vmap(lambda p: locate_one(f, p, seeds, lo, hi, opts))(chunk)
-        return summarise(*located, opts["hyperbolic_tol"])
+        return summarise(*jax.vmap(lambda p: locate_one(f, p, seeds, lo, hi, opts))(chunk), opts["hyperbolic_tol"])
     out = jax.lax.map(run, jax.tree_util.tree_map(chunked, params))
     return jax.tree_util.tree_map(lambda a: a.reshape((-1,) + a.shape[2:])[:total].reshape(batch + a.shape[2:]), out)
 
@@ -242,17 +224,14 @@ def find_fixed_points(params, *, f: VectorField | None = None, key: jax.Array | 
                       batch_size: int | None = None) -> FixedPoints:
     """Equilibria of ``dh/dt = f(h, params)`` from many seeds at once, deduplicated and classified.
 
-    params: a model (``GRUParams``, ``CTRNNParams``, ...) or any pytree used by ``f``; a model with a
-    ``batch_shape`` is solved for every member of the batch in one vmapped call (same seeds for all).
-    Seeds: ``seeds`` (n, d) if given, else ``n_seeds`` drawn uniformly in the trapping box (``key``,
-    default ``jax.random.key(0)``) or on a grid (``seeding="grid"``). ``box=(lo, hi)`` overrides the
-    model's ``state_box()``. Newton stops when its step is below ``tol`` (at most ``max_newton`` steps, each
-    capped at ``max_step``); points within ``dedup_tol``
-    (max-norm) are merged; an eigenvalue with ``|Re λ| <= hyperbolic_tol * max(1, max|λ|)`` makes the
-    point non-hyperbolic. The tolerances are traced values: changing them does not recompile.
-    A batch is solved in chunks of ``batch_size`` members (default ``default_batch_size()``).
-    Raises ``ValueError`` for bad shapes, non-finite values or unknown options, before compiling.
-    """
+    params: a model (``GRUParams``, ``CTRNNParams``, ...) or any pytree used by ``f``; a model with a ``batch_shape`` is
+    solved for every member of the batch in one vmapped call (same seeds for all). Seeds: ``seeds`` (n, d) if given,
+    else ``n_seeds`` drawn uniformly in the trapping box (``key``, default ``jax.random.key(0)``) or on a grid
+    (``seeding="grid"``). ``box=(lo, hi)`` overrides the model's ``state_box()``. Newton stops at a step below ``tol``
+    (at most ``max_newton`` steps, each capped at ``max_step``); points within ``dedup_tol`` (max-norm) are merged; an
+    eigenvalue with ``|Re λ| <= hyperbolic_tol * max(1, max|λ|)`` makes the point non-hyperbolic. Tolerances are
+    traced (no recompile). A batch runs in chunks of ``batch_size`` members (default ``default_batch_size()``). Raises
+    ``ValueError`` for bad shapes, non-finite values or unknown options, before compiling."""
     validate_params(params)
     f = resolve_field(params, f)
     check_choice("seeding", seeding, ("random", "grid"))

@@ -72,11 +72,10 @@ def simulate(params, h0, *, f: VectorField | None = None, t0: float = 0.0, t1: f
              atol: float = 1e-10, dt0: float | None = None, max_steps: int = 100_000) -> Trajectory:
     """Integrate from initial states ``h0`` (N..., d) for every parameter set in ``params`` (batch ``B``).
 
-    Saves at ``ts`` (n_save,) if given, else at ``n_save`` evenly spaced times in ``[t0, t1]``. ``solver``:
-    a name in ``SOLVERS`` or any diffrax solver; adaptive solvers use a PID controller with ``rtol``/``atol``,
-    fixed-step ones (``euler``, ``heun``) need ``dt0``. Never raises from inside the solve: each trajectory
-    carries a ``TrajectoryStatus``. Tolerances, ``t0``/``t1``/``ts`` and ``dt0`` are traced (no recompile).
-    """
+    Saves at ``ts`` (n_save,) if given, else at ``n_save`` evenly spaced times in ``[t0, t1]``. ``solver``: a name in
+    ``SOLVERS`` or any diffrax solver; adaptive solvers use a PID controller with ``rtol``/``atol``, fixed-step ones
+    (``euler``, ``heun``) need ``dt0``. Never raises from inside the solve: each trajectory carries a
+    ``TrajectoryStatus``. Tolerances, ``t0``/``t1``/``ts`` and ``dt0`` are traced (no recompile)."""
     validate_params(params)
     f = resolve_field(params, f)
     if isinstance(solver, str):
@@ -93,7 +92,7 @@ def simulate(params, h0, *, f: VectorField | None = None, t0: float = 0.0, t1: f
         raise ValueError(f"h0: expected shape (..., {d}) (d from the params), got {h0.shape}.")
     check_finite("h0", h0)
     ts = jnp.linspace(t0, t1, int(n_save)) if ts is None else jnp.asarray(ts, float)
-    if ts.ndim != 1 or ts.shape[0] < 2 or not _increasing(ts):
+    if ts.ndim != 1 or ts.shape[0] < 2 or not np.all(np.diff(np.asarray(ts)) > 0):
         raise ValueError(f"ts: expected an increasing 1-D array of at least 2 times, got shape {ts.shape}.")
     for name, value in (("rtol", rtol), ("atol", atol), ("max_steps", max_steps)):
         check_positive(name, value)
@@ -103,7 +102,3 @@ def simulate(params, h0, *, f: VectorField | None = None, t0: float = 0.0, t1: f
                                         jnp.asarray(atol), None if dt0 is None else jnp.asarray(dt0),
                                         len(batch_shape(params)), h0.ndim - 1)
     return Trajectory(ts=ts, hs=ys, status=status, num_steps=steps)
-
-
-def _increasing(ts) -> bool:
-    return bool(np.all(np.diff(np.asarray(ts)) > 0))

@@ -1,8 +1,6 @@
-"""Read and write ``GRUParams`` as ``.json`` (nested lists) or ``.npz`` (arrays), one parameter set per file.
-
-Keys are the ``GRUParams`` fields ``Uz Ur Uh bz br bh bhn Wz Wr Wh x`` (missing ones are zero, ``d`` comes
-from ``Uh``) plus an optional ``"reset"``: ``"before"`` or ``"after"`` (a 0-d string array in ``.npz``).
-"""
+"""Read and write ``GRUParams`` as ``.json`` (nested lists) or ``.npz`` (arrays), one parameter set per file. Keys are
+the ``GRUParams`` fields ``Uz Ur Uh bz br bh bhn Wz Wr Wh x`` (missing ones are zero, ``d`` comes from ``Uh``) plus an
+optional ``"reset"``: ``"before"`` or ``"after"`` (a 0-d string array in ``.npz``)."""
 
 from __future__ import annotations
 

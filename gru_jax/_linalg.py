@@ -27,13 +27,10 @@ def value_and_jacobian(f, h: jax.Array, params) -> tuple[jax.Array, jax.Array]:
 
 
 def lu(a: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """LU factorisation with partial pivoting of one (n, n) matrix in plain JAX ops: ``(lu, perm, sign)`` with
-    ``a[perm] = L U`` (unit lower ``L`` and ``U`` packed in ``lu``), ``sign`` the permutation's sign.
-
-    Not LAPACK: jaxlib's batched CPU LU (``getrf``) deadlocked under ``vmap`` inside the continuation loops at
-    n = 33 (jaxlib 0.10.2), and plain ops also keep everything on the accelerator. A singular ``a`` leaves a zero
-    on the diagonal of ``U``.
-    """
+    """LU factorisation with partial pivoting of one (n, n) matrix in plain JAX ops: ``(lu, perm, sign)`` with ``a[perm]
+    = L U`` (unit lower ``L`` and ``U`` packed in ``lu``), ``sign`` the permutation's sign. Not LAPACK: jaxlib's batched
+    CPU LU (``getrf``) deadlocked under ``vmap`` in the continuation loops at n = 33 (jaxlib 0.10.2), and plain ops stay
+    on the accelerator. A singular ``a`` leaves a zero on the diagonal of ``U``."""
     n = a.shape[-1]
     rows = jnp.arange(n)
 
@@ -71,8 +68,7 @@ def solve(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 def _substitute(m: jax.Array, b: jax.Array, lower: bool) -> jax.Array:
-    """Forward (unit ``L`` of ``lu``) or back (``U``) substitution in plain JAX ops (LAPACK's ``trsm`` deadlocked
-    under ``vmap`` too)."""
+    """Forward (unit ``L`` of ``lu``) or back (``U``) substitution in plain JAX ops (``trsm`` deadlocked too)."""
     n = b.shape[0]
     cols = jnp.arange(n)
 
@@ -87,11 +83,9 @@ def _substitute(m: jax.Array, b: jax.Array, lower: bool) -> jax.Array:
 
 def classify(eigenvalues: jax.Array, hyperbolic_tol: float | jax.Array = 1e-8,
              focus_tol: float | jax.Array = 1e-10) -> jax.Array:
-    """Stability type (int32 ``Kind`` code) from eigenvalues (..., d) complex.
+    """Stability type (int32 ``Kind`` code, ``-1`` for NaN) from eigenvalues (..., d) complex: non-hyperbolic if some
+    ``|Re λ| <= hyperbolic_tol * max(1, max|λ|)``; a focus if some ``|Im λ| > focus_tol * max(1, max|λ|)``."""
 
-    Non-hyperbolic if some ``|Re λ| <= hyperbolic_tol * max(1, max|λ|)``; a focus if some
-    ``|Im λ| > focus_tol * max(1, max|λ|)``; NaN eigenvalues give ``-1``.
-    """
     scale = jnp.maximum(1.0, jnp.max(jnp.abs(eigenvalues), axis=-1))
     re, im = eigenvalues.real, eigenvalues.imag
     n_pos = jnp.sum(re > 0, axis=-1)

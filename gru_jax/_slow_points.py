@@ -1,7 +1,6 @@
 """Slow points: local minima of the kinetic energy ``q(h) = |f(h)|² / 2`` found with optax.
 
-Slow points show near-attractors (ghosts of saddle-nodes, pseudo line attractors) where no fixed point is.
-"""
+Slow points show near-attractors (ghosts of saddle-nodes, pseudo line attractors) where no fixed point is."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Input checks that run before anything is traced or compiled.
-
-Shapes are checked always (they are static, even under ``vmap``); values are checked for finiteness only
-when they are concrete, so the same checks are safe inside ``jit``/``vmap`` where they become no-ops.
-"""
+"""Input checks that run before anything is traced or compiled. Shapes are checked always (static, even under
+``vmap``); values only where concrete, so the checks are no-ops (and safe) inside ``jit``/``vmap``."""
 
 from __future__ import annotations
 
@@ -25,11 +22,10 @@ def is_concrete(x) -> bool:
 
 def check_finite(name: str, x) -> None:
     """Raise ``ValueError`` if a concrete array ``x`` holds NaN or inf."""
-    if is_concrete(x):
-        a = np.asarray(x)
-        if a.size and not np.all(np.isfinite(a)):
-            bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
-            raise ValueError(f"{name}: {bad} non-finite value(s) (NaN or inf); all entries must be finite.")
+    a = np.asarray(x) if is_concrete(x) else np.zeros(0)
+    if a.size and not np.all(np.isfinite(a)):
+        bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+        raise ValueError(f"{name}: {bad} non-finite value(s) (NaN or inf); all entries must be finite.")
 
 
 def check_choice(name: str, value, choices) -> None:
@@ -43,13 +39,10 @@ def check_positive(name: str, value) -> None:
 
 
 def check_window(window, n: int = 1, *, name: str = "window", finite: bool = False):
-    """The parameter window as ``(lo, hi)``: ``window = (lo, hi)`` for one parameter (``lo``, ``hi`` scalars) or
-    ``((lo, hi), (lo2, hi2))``, a ``(n, 2)`` array-like, for ``n`` parameters (``lo``, ``hi`` of shape ``(n,)``).
-    ``None`` is unbounded (``-inf``, ``inf``) unless ``finite``. Raises ``ValueError`` for a wrong shape, NaN,
-    ``lo >= hi`` or (``finite``) infinite bounds, checked where the values are concrete (a traced window is
-    shape-checked only)."""
-    form = "(lo, hi)" if n == 1 else "((lo, hi), (lo2, hi2))"
-    shape = (2,) if n == 1 else (n, 2)
+    """The window ``(lo, hi)`` from ``window = (lo, hi)`` (scalars) or, for ``n`` parameters, a ``(n, 2)`` array-like
+    ``((lo, hi), (lo2, hi2))`` (``lo``, ``hi`` of shape ``(n,)``); ``None``: unbounded unless ``finite``. ``ValueError``
+    for a wrong shape, NaN, ``lo >= hi`` or (``finite``) infinite bounds (values only where concrete)."""
+    form, shape = ("(lo, hi)", (2,)) if n == 1 else ("((lo, hi), (lo2, hi2))", (n, 2))
     if window is None:
         if finite:
             raise ValueError(f"{name}: expected finite bounds {form}, got None.")
@@ -91,9 +84,8 @@ def deprecated(message: str) -> None:
 @dataclasses.dataclass(frozen=True)
 class Alias:
     """A deprecated spelling for ``renamed``: the keyword(s) ``old`` are now written ``new``. ``convert(given,
-    arguments)`` builds the new value from the old keywords given (a dict) and the call's other arguments (a dict
-    by name, those passed explicitly); without it the one old value is passed on unchanged. ``spelling`` shows
-    the new form in the warning (default ``new=``)."""
+    arguments)`` builds the new value from the old keywords given and the call's explicit arguments (dicts by name);
+    without it the one old value is passed on. ``spelling``: the new form in the warning (default ``new=``)."""
 
     old: tuple[str, ...]
     new: str
@@ -102,13 +94,11 @@ class Alias:
 
 
 def renamed(*aliases: Alias, **simple: str):
-    """Decorator: keep old keyword names of a public function (or ``__init__``) for one release.
-
-    ``@renamed(xtol="tol", max_steps="max_newton")`` maps each old keyword to its new name; ``Alias`` objects
-    cover several old keywords for one new argument or a change of shape (``p_min``/``p_max`` -> ``window``).
-    A call with an old name emits one ``DeprecationWarning`` naming the new spelling and then runs exactly as
-    if the new name had been given. Giving an old name together with its new one (by keyword or position), or
-    two old names for one argument, raises ``TypeError``. Calls without old names pay one dict intersection."""
+    """Decorator: keep old keyword names of a function (or ``__init__``) for one release. ``@renamed(xtol="tol",
+    max_steps="max_newton")`` maps old keywords to new names; ``Alias`` objects cover several old keywords for one new
+    argument or a change of shape (``p_min``/``p_max`` -> ``window``). A call with an old name warns once
+    (``DeprecationWarning``) and runs as if given the new name. Giving an old name together with its new one (by keyword
+    or position), or two old names for one argument, raises ``TypeError``. Calls without old names cost one set test."""
     table = list(aliases) + [Alias((old,), new) for old, new in simple.items()]
     olds = {o for a in table for o in a.old}
 
@@ -142,8 +132,7 @@ def renamed(*aliases: Alias, **simple: str):
                         raise TypeError(f"{name}: got {' and '.join(o + '=' for o in both)}, deprecated spellings "
                                         f"of one argument; pass {spelled} only.")
                 deprecated(f"{name}: {', '.join(o + '=' for o in used)} is deprecated; use {spelled}.")
-                value = (next(iter(used.values())) if alias.convert is None
-                         else alias.convert(used, arguments))
+                value = next(iter(used.values())) if alias.convert is None else alias.convert(used, arguments)
                 kwargs[alias.new] = arguments[alias.new] = value
             return fn(*args, **kwargs)
 

@@ -9,9 +9,8 @@
     gru-jax cycles PARAMS [--seeds N] [--seed INT] [--json] [--plot FILE]
     gru-jax homoclinic PARAMS --param NAME:i[,j] --from A --to B [--period-max T] [--json]
 
-Problems with the input (files, options, windows, output paths) print one line ``gru-jax COMMAND: error: ...``
-on stderr and exit with status 2, checked before anything is computed or written.
-"""
+Problems with the input (files, options, windows, output paths) print one line ``gru-jax COMMAND: error: ...`` on
+stderr and exit with status 2, checked before anything is computed or written."""
 
 from __future__ import annotations
 
@@ -142,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", required=True, type=_output(folder=True), metavar="DIR", help="output folder: "
                     "result.npz, the PNG map and the checkpoint (rerun the same command to resume)")
     sw.add_argument("--chunk", type=_positive_int, default=None, metavar="N", help="parameter sets per call")
-    sw.add_argument("--plot", metavar="OUTPUT", help="the output to map (default: n_stable, else the first numeric scalar one)")
+    sw.add_argument("--plot", metavar="OUTPUT",
+                    help="the output to map (default: n_stable, else the first numeric scalar one)")
     sw.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
     cy = commands.add_parser("cycles", help="limit cycles reached by simulation from many initial states: "
@@ -247,9 +247,8 @@ def _continue(args) -> int:
         from ._io import load_params
 
         params = load_params(args.params)
-        for param in (args.param, args.param2):
-            if param is not None:
-                param.validate(params)
+        for param in [p for p in (args.param, args.param2) if p is not None]:
+            param.validate(params)
         result = diagram = bifurcation_diagram(params, args.param, (args.start, args.stop))
         if args.param2 is not None:
             result = codim2_curves(params, diagram, args.param2, kind=args.curve,
@@ -257,7 +256,8 @@ def _continue(args) -> int:
         if args.plot:
             from . import plot
 
-            axes = plot.bifurcation_diagram(diagram) if args.param2 is None else plot.two_parameter_diagram(result.curves)
+            axes = (plot.bifurcation_diagram(diagram) if args.param2 is None
+                    else plot.two_parameter_diagram(result.curves))
             axes.figure.savefig(args.plot, dpi=120)
     print(json.dumps(result.to_dict()) if args.json else repr(result))
     return 0
@@ -275,8 +275,7 @@ def _sweep(args) -> int:
         raise ValueError("--grid: each parameter may appear once.")
     if args.plot and len(grid) > 2:
         raise ValueError(f"--plot: a {len(grid)}-axis grid has no map; give at most 2 --grid axes.")
-    params = load_params(args.params)
-    out = args.out
+    params, out = load_params(args.params), args.out
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for the list of files
         result = sweep(ANALYSES[args.analysis](), grid=grid, base=params, chunk=args.chunk,
                        checkpoint=out / "checkpoint", progress=args.progress)

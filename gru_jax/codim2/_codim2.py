@@ -1,8 +1,6 @@
-"""Codimension-two continuation: fold and Hopf curves of equilibria in two parameters, with cusp,
-Bogdanov-Takens and generalized Hopf (Bautin) points detected and located on them (see ``_codim2_curve``).
-
-Public entry points ``continue_curve`` and ``continue_curve_both`` (input checks before anything compiles,
-then one jitted program per field, curve kind, parameter pair and buffer sizes) and the ``Curve`` result."""
+"""Public entry points ``continue_curve`` and ``continue_curve_both`` (fold and Hopf curves with their cusp,
+Bogdanov-Takens and generalized Hopf points, see ``_codim2_curve``; input checks before anything compiles, then one
+jitted program per field, curve kind, parameter pair and buffer sizes) and the ``Curve`` result."""
 
 from __future__ import annotations
 
@@ -43,12 +41,10 @@ class Codim2Point(Result):
 
 
 class Codim2Points(Result):
-    """Codimension-two points of a curve in ``S`` slots; the first ``count`` are used, in order along it.
-
-    ``kind`` (S,) ``Codim2Kind`` code (-1 padding); ``p``, ``p2`` (S,), ``h`` (S, d) the located point;
-    ``located`` (S,) ``LocateStatus`` code of the bracketing on the curve; ``residual`` (S,) ``max|f|``;
-    ``count`` () slots used; ``n_detected`` () sign changes detected (more than ``S``: some were dropped).
-    """
+    """Codimension-two points of a curve in ``S`` slots; the first ``count`` are used, in order along it: ``kind`` (S,)
+    ``Codim2Kind`` code (-1 padding); ``p``, ``p2`` (S,), ``h`` (S, d) the located point; ``located`` (S,)
+    ``LocateStatus`` code of the bracketing on the curve; ``residual`` (S,) ``max|f|``; ``count`` () slots used;
+    ``n_detected`` () sign changes detected (above ``S``: some were dropped)."""
 
     kind: jax.Array
     p: jax.Array
@@ -81,14 +77,12 @@ class Codim2Points(Result):
 
 
 class Curve(Result):
-    """A fold or Hopf curve of equilibria in ``N`` fixed-size rows; the first ``count`` hold points in order.
-
-    ``h`` (N, d), ``p`` (N,), ``p2`` (N,) the points; ``kappa`` (N,) ``ω²`` of the critical pair on Hopf curves
-    (``< 0``: the neutral-saddle part beyond a Bogdanov-Takens point; NaN on fold curves); ``tests`` (N, 2)
-    test values (fold: ``w·v``, cusp coefficient; Hopf: ``κ``, ``l1``); ``residual`` (N,) ``max|f|``; ``count``
-    (); ``status`` (2,) ``BranchStatus`` codes of the first and last row; ``special`` the ``Codim2Points``;
-    ``kind`` ``"fold"`` or ``"hopf"``, ``param_name``, ``param2_name`` the ``Param`` labels such as ``bh[0]``
-    (static). Padding rows are NaN.
+    """A fold or Hopf curve of equilibria in ``N`` fixed-size rows; the first ``count`` hold points in order: ``h``
+    (N, d), ``p`` (N,), ``p2`` (N,) the points; ``kappa`` (N,) ``ω²`` of the critical pair on Hopf curves (``< 0``:
+    the neutral-saddle part beyond a Bogdanov-Takens point; NaN on fold curves); ``tests`` (N, 2) (fold: ``w·v``, cusp
+    coefficient; Hopf: ``κ``, ``l1``); ``residual`` (N,) ``max|f|``; ``count`` (); ``status`` (2,) ``BranchStatus``
+    codes of the first and last row; ``special`` the ``Codim2Points``; ``kind`` ``"fold"`` or ``"hopf"``,
+    ``param_name``, ``param2_name`` the ``Param`` labels such as ``bh[0]`` (static). Padding rows are NaN.
     """
 
     h: jax.Array
@@ -144,8 +138,7 @@ def points_json(sp) -> list[dict]:
 
 
 def _from_start(problem, h0, p0, settings, direction, max_points, max_special):
-    frozen = CurveProblem(problem.f, jax.lax.stop_gradient(problem.params), problem.param, problem.param2,
-                          problem.hopf)
+    frozen = eqx.tree_at(lambda q: q.params, problem, jax.lax.stop_gradient(problem.params))
     state = init(frozen, jax.lax.stop_gradient(h0), jax.lax.stop_gradient(p0), settings, direction)
     out = run(problem, state, settings, max_points, max_special)
     return Curve(**{k: v for k, v in out.items() if k != "special"}, special=Codim2Points(**out["special"]),
@@ -175,9 +168,8 @@ def _setup(params, param, param2, start, kind, f, window, max_points, max_specia
     if kind == "hopf" and h0.shape[0] < 2:
         raise ValueError("kind='hopf' needs a state of dimension >= 2.")
     check_field(f, h0, params, "h")
-    numbers.pop("direction")
-    settings = CurveSettings(**{k: jnp.asarray(v, int if k == "max_newton" else float) for k, v in numbers.items()},
-                             lo=jnp.asarray(lo, float), hi=jnp.asarray(hi, float))
+    settings = CurveSettings(**{k: jnp.asarray(v, int if k == "max_newton" else float) for k, v in numbers.items()
+                                if k != "direction"}, lo=jnp.asarray(lo, float), hi=jnp.asarray(hi, float))
     return CurveProblem(f, params, param, param2, kind == "hopf"), h0, p0, settings
 
 
@@ -185,19 +177,16 @@ def _setup(params, param, param2, start, kind, f, window, max_points, max_specia
 def continue_curve(params, param: Param, param2: Param, start, *, kind: str = "fold", f: VectorField | None = None,
                    direction=1, ds=0.01, ds_min=1e-6, ds_max=0.1, window=None, tol=1e-10, max_newton=10,
                    grow=1.5, max_points: int = 200, max_special: int = 8) -> Curve:
-    """Continue a fold (``kind="fold"``) or Hopf (``kind="hopf"``) curve of equilibria of ``dh/dt = f(h, params)``
-    in the two scalars ``param`` and ``param2``, in one direction (``direction=+1``: increasing ``param2`` at
-    the start, or ``param`` where the curve is vertical there).
-
-    ``start``: a state ``h0`` (d,) near a fold (Hopf) point at the values of ``param`` and ``param2`` in
-    ``params``, or a located point with ``.h`` and ``.p`` (a ``SpecialPoint``, e.g. from ``locate_fold``; with
-    ``.p2`` too, e.g. a ``Codim2Point``, that value of ``param2`` is used); it is corrected at fixed ``param2``.
-    (``(h, p)`` is the deprecated form.) ``window = ((p_lo, p_hi), (p2_lo, p2_hi))`` ends the curve on its edge.
-    ``ds`` first arclength step in ``(h, p, p2)``, kept in ``[ds_min, ds_max]``; ``tol`` the Newton tolerance.
-    These and ``direction``, ``max_newton``, ``grow`` are traced (no recompiles); ``max_points`` rows and
-    ``max_special`` slots are static sizes. Cusp and Bogdanov-Takens points (fold curves), Bogdanov-Takens and
-    generalized Hopf points (Hopf curves) are detected by sign changes of test functions and located on the
-    curve. Works under ``jax.jit`` and ``jax.vmap``; bad input raises ``ValueError`` before compiling.
+    """Continue a fold (``kind="fold"``) or Hopf (``kind="hopf"``) curve of equilibria of ``dh/dt = f(h, params)`` in
+    the scalars ``param`` and ``param2``, one way (``direction=+1``: increasing ``param2`` at the start, or ``param``
+    where the curve is vertical there). ``start``: a state ``h0`` (d,) near a fold (Hopf) point at the values of
+    ``param``, ``param2`` in ``params``, or a located point with ``.h``, ``.p`` (a ``SpecialPoint``; with ``.p2`` too,
+    e.g. a ``Codim2Point``, that ``param2`` is used), corrected at fixed ``param2`` (``(h, p)``: deprecated).
+    ``window = ((p_lo, p_hi), (p2_lo, p2_hi))`` ends the curve on its edge. ``ds`` first arclength step in
+    ``(h, p, p2)``, kept in ``[ds_min, ds_max]``; ``tol`` the Newton tolerance. These and ``direction``, ``max_newton``,
+    ``grow`` are traced (no recompiles); ``max_points`` rows and ``max_special`` slots are static. Cusp and
+    Bogdanov-Takens points (fold curves), Bogdanov-Takens and generalized Hopf points (Hopf curves) are detected and
+    located on the curve. Works under ``jax.jit`` and ``jax.vmap``; bad input raises ``ValueError`` before compiling.
     """
     problem, h0, p0, settings = _setup(params, param, param2, start, kind, f, window, max_points, max_special,
                                        direction=direction, ds=ds, ds_min=ds_min, ds_max=ds_max, tol=tol,
@@ -209,11 +198,9 @@ def continue_curve(params, param: Param, param2: Param, start, *, kind: str = "f
 def continue_curve_both(params, param: Param, param2: Param, start, *, kind: str = "fold",
                         f: VectorField | None = None, ds=0.01, ds_min=1e-6, ds_max=0.1, window=None, tol=1e-10,
                         max_newton=10, grow=1.5, max_points: int = 200, max_special: int = 8) -> Curve:
-    """``continue_curve`` in both directions from the same start, joined into one curve (``2 max_points - 1``
-    rows, ``2 max_special`` slots); ``status`` (2,) says how each end ended."""
+    """``continue_curve`` both ways, joined into one curve (``2 max_points - 1`` rows, ``2 max_special`` slots)."""
     problem, h0, p0, settings = _setup(params, param, param2, start, kind, f, window, max_points, max_special,
                                        direction=1, ds=ds, ds_min=ds_min, ds_max=ds_max, tol=tol,
                                        max_newton=max_newton, grow=grow)
-    backward, forward = (_one(problem, h0, p0, settings, jnp.asarray(dr, float), max_points, max_special)
-                         for dr in (-1.0, 1.0))
-    return _join(backward, forward)
+    return _join(*(_one(problem, h0, p0, settings, jnp.asarray(dr, float), max_points, max_special)
+                   for dr in (-1.0, 1.0)))     # backward, forward

@@ -1,17 +1,14 @@
-"""Fold and Hopf curves of equilibria in two parameters as a continuation problem of the core: the minimally
-augmented system, its test functions for codimension-two points and the location of the detected points.
+"""Fold and Hopf curves of equilibria in two parameters as a problem of the core: the minimally augmented system, its
+test functions for codimension-two points and their location.
 
-A point on the curve is ``u = (h, p, p2)`` (d+2,). The curve is the zero set of ``G(u) = (f(h, params(p, p2)),
-g(u))`` (d+1,), ``g`` the last entry of the solution of the bordered system ``[[M, b], [c^T, 0]] [v; g] = e``
-with ``M = f_h`` (fold curve) or ``M = 2 f_h ⊙ I`` (Hopf curve; it also holds neutral saddles). The borders are
-replaced by the normalised null vectors ``(ŵ, v̂)`` of ``M`` at every accepted point, so they never degenerate
-and the null vectors ``v`` (``c·v = 1``) and ``w`` (``b·w = 1``) keep their orientation along the curve.
+A point is ``u = (h, p, p2)`` (d+2,); the curve is the zero set of ``G(u) = (f(h, params(p, p2)), g(u))`` (d+1,), ``g``
+the last entry of the solution of ``[[M, b], [c^T, 0]] [v; g] = e`` with ``M = f_h`` (fold) or ``M = 2 f_h ⊙ I``
+(Hopf; it also holds neutral saddles). The borders are replaced by the normalised null vectors ``(ŵ, v̂)`` of ``M`` at
+every accepted point, so they never degenerate and ``v`` (``c·v = 1``), ``w`` (``b·w = 1``) keep their orientation.
 
-Test functions (``tests`` (2,)): on fold curves ``w·v`` (zero at Bogdanov-Takens points, where the null
-vectors become orthogonal) and the normal-form coefficient ``a = w·B(v, v)/2`` (zero at cusps); on Hopf
-curves ``κ = ω²``, the determinant of ``f_h`` on the critical eigenvalue pair's plane (zero at
-Bogdanov-Takens points; ``κ < 0`` is the neutral-saddle part), and the first Lyapunov coefficient ``l1``
-(zero at generalized Hopf points; NaN where ``κ <= 0``).
+Tests (2,): fold curves ``w·v`` (zero at Bogdanov-Takens points) and ``a = w·B(v, v)/2`` (zero at cusps); Hopf curves
+``κ = ω²``, the determinant of ``f_h`` on the critical pair's plane (zero at Bogdanov-Takens points; ``κ < 0``: the
+neutral-saddle part), and ``l1`` (zero at generalized Hopf points; NaN where ``κ <= 0``).
 """
 
 from __future__ import annotations
@@ -22,22 +19,18 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._linalg import solve
 from ..core._driver import locate_slots, run as drive
 from ..core._newton import newton, value_and_jac
 from ..core._status import BranchStatus, Codim2Kind
-from ..core._step import ContinuationProblem, State, events_between, start_status
-from ..equilibria._locate import bracket_on
+from ..core._step import ContinuationProblem, State, events_between
+from ..equilibria._palc import start_state
+from ..equilibria._locate import bracket_on, empty, null_vectors
 from ..equilibria._lyapunov import derivative, hopf_point
 from ..core._param import Param
 from ..equilibria._testfns import bialternate
 #: ``Codim2Kind`` of a sign change of test 0 and test 1, on fold and on Hopf curves
 EVENTS = {False: (Codim2Kind.BOGDANOV_TAKENS, Codim2Kind.CUSP),
           True: (Codim2Kind.BOGDANOV_TAKENS, Codim2Kind.GENERALIZED_HOPF)}
-
-
-def _array(x):
-    return jnp.asarray(x)
 
 
 class CurveProblem(ContinuationProblem):
@@ -74,8 +67,7 @@ class CurveProblem(ContinuationProblem):
         return state.extra[0]
 
     def system(self, u: jax.Array, border):
-        value, jac = value_and_jac(augmented(self, border), u)
-        return value, jac, jnp.asarray(True)
+        return (*value_and_jac(augmented(self, border), u), jnp.asarray(True))
 
     def residual(self, value) -> jax.Array:
         return jnp.max(jnp.abs(value[:-1]))
@@ -98,34 +90,17 @@ class CurveProblem(ContinuationProblem):
 class CurveSettings(eqx.Module):
     """Step sizes, window ``[lo, hi]`` (2,) for ``(p, p2)``, tolerances: array leaves (no recompiles)."""
 
-    ds: jax.Array = eqx.field(converter=_array)
-    ds_min: jax.Array = eqx.field(converter=_array)
-    ds_max: jax.Array = eqx.field(converter=_array)
-    lo: jax.Array = eqx.field(converter=_array)
-    hi: jax.Array = eqx.field(converter=_array)
-    tol: jax.Array = eqx.field(converter=_array)
-    max_newton: jax.Array = eqx.field(converter=_array)
-    grow: jax.Array = eqx.field(converter=_array)
+    ds: jax.Array = eqx.field(converter=jnp.asarray)
+    ds_min: jax.Array = eqx.field(converter=jnp.asarray)
+    ds_max: jax.Array = eqx.field(converter=jnp.asarray)
+    lo: jax.Array = eqx.field(converter=jnp.asarray)
+    hi: jax.Array = eqx.field(converter=jnp.asarray)
+    tol: jax.Array = eqx.field(converter=jnp.asarray)
+    max_newton: jax.Array = eqx.field(converter=jnp.asarray)
+    grow: jax.Array = eqx.field(converter=jnp.asarray)
 
     def bounds(self) -> tuple[jax.Array, jax.Array]:
         return self.lo, self.hi
-
-
-def null_vectors(m: jax.Array, border) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """``(v, w, g)`` from ``[[M, b], [c^T, 0]] [v; g] = e`` and its transpose ``[[M^T, c], [b^T, 0]] [w; g] = e``:
-    ``M v = -g b``, ``c·v = 1``, ``w^T M = -g c^T``, ``b·w = 1``; ``g = 0`` exactly when ``M`` is singular."""
-    b, c = border
-    k = m.shape[0]
-    e = jnp.zeros(k + 1, m.dtype).at[-1].set(1.0)
-    big = jnp.concatenate([jnp.concatenate([m, b[:, None]], axis=1), jnp.append(c, 0.0)[None]], axis=0)
-    x, y = solve(big, e), solve(big.T, e)
-    return x[:k], y[:k], x[k]
-
-
-def svd_border(problem: CurveProblem, u: jax.Array):
-    """Borders ``(b, c)`` from the singular vectors of the smallest singular value of ``M`` at ``u``."""
-    left, _, right = jnp.linalg.svd(problem.matrix(u)[1])
-    return left[:, -1], right[-1]
 
 
 def augmented(problem: CurveProblem, border) -> Callable:
@@ -148,33 +123,23 @@ def evaluate(problem: CurveProblem, u: jax.Array, border):
 
 
 def init(problem: CurveProblem, h0, p0, settings: CurveSettings, direction) -> State:
-    """Newton on ``G`` from ``(h0, p0, p2)`` at fixed ``p2 = param2.get(params)``; tangent oriented so its ``p2``
-    component (its ``p`` component where that one vanishes) has the sign of ``direction``. The test values and
-    borders of the start point are filled in by the driver's first pass."""
-    p2 = problem.param2.get(problem.params)
-    u0 = jnp.concatenate([h0, jnp.stack([p0, p2])]).astype(h0.dtype)
-    border = svd_border(problem, u0)
-    G = augmented(problem, border)
+    """Newton on ``G`` from ``(h0, p0, p2)`` at fixed ``p2 = param2.get(params)``; the tangent's ``p2`` (or, where that
+    vanishes, ``p``) component has the sign of ``direction``. The driver's first pass fills in tests and borders."""
+    u0 = jnp.concatenate([h0, jnp.stack([p0, problem.param2.get(problem.params)])]).astype(h0.dtype)
+    left, _, right = jnp.linalg.svd(problem.matrix(u0)[1])      # borders: the smallest singular value's vectors
+    border = (left[:, -1], right[-1])
     e_p2 = jnp.zeros_like(u0).at[-1].set(1.0)
     u, converged = newton(lambda v: problem.system(v, border), u0, settings.tol, 10 * settings.max_newton,
                           border=(e_p2, u0))[:2]
-    value, jac = value_and_jac(G, u)
-    t = jnp.linalg.svd(jac)[2][-1]
-    key = jnp.where(jnp.abs(t[-1]) > 1e-6, t[-1], t[-2])
-    t = jnp.where(key * direction < 0, -t, t)
-    ok = converged & jnp.all(jnp.isfinite(jac)) & jnp.all(jnp.isfinite(t))
-    status = start_status(ok, u, settings)
+    value, jac = value_and_jac(augmented(problem, border), u)
     nan = jnp.full((), jnp.nan, u.dtype)
-    return State(u=u, t=t, ds=jnp.asarray(settings.ds, u.dtype), last_ds=jnp.zeros((), u.dtype),
-                 tests=jnp.stack([nan, nan]), events=jnp.zeros(2, bool), residual=problem.residual(value),
-                 newton=jnp.asarray(0, jnp.int32), accepted=status == BranchStatus.RUNNING, status=status,
-                 extra=(border, nan))
+    return start_state(u, problem.residual(value), jac, converged, direction, settings, lambda t: jnp.stack([nan, nan]),
+                       key=lambda t: jnp.where(jnp.abs(t[-1]) > 1e-6, t[-1], t[-2]), extra=(border, nan))
 
 
 def locate(problem: CurveProblem, settings: CurveSettings, which, u_a, u_b, border, g_a, g_b) -> dict:
-    """Locate the sign change of test ``which`` (0 or 1) between consecutive curve points ``u_a``, ``u_b``
-    (d+2,) with test values ``g_a``, ``g_b``, by bracketing on the curve with the borders stored at ``u_a``.
-    Returns the fields of one ``Codim2Points`` slot."""
+    """The fields of one ``Codim2Points`` slot: the sign change of test ``which`` (0 or 1) between consecutive points
+    ``u_a``, ``u_b`` (d+2,) (test values ``g_a``, ``g_b``) bracketed on the curve with the borders stored at ``u_a``."""
     def probe(v, _):
         g = evaluate(problem, v, border)[0][which]
         return g, jnp.isfinite(g)
@@ -189,23 +154,18 @@ def run(problem: CurveProblem, state: State, settings: CurveSettings, max_points
     ``max_special`` detected codim-2 points. Returns the row buffers and the slot fields."""
     problem = eqx.tree_at(lambda q: q.params, problem, jax.lax.stop_gradient(problem.params))
     settings, state = jax.lax.stop_gradient(settings), jax.lax.stop_gradient(state)
-    n, n2, dtype = max_points, state.u.shape[0], state.u.dtype
+    n, d, dtype = max_points, state.u.shape[0] - 2, state.u.dtype
     result = drive(problem, state, settings, max_points, max_special)
-    rows, count = result.rows, result.count
-    end = result.end
+    rows, count, end = result.rows, result.count, result.end
     first = jnp.where(count > 0, BranchStatus.START, end)
 
-    d = n2 - 2
-    empty = dict(kind=jnp.asarray(-1, jnp.int32), h=jnp.full(d, jnp.nan, dtype), p=jnp.full((), jnp.nan, dtype),
-                 p2=jnp.full((), jnp.nan, dtype), located=jnp.asarray(-1, jnp.int32),
-                 residual=jnp.full((), jnp.nan, dtype))
+    unused = {k: v for k, v in empty(d, dtype).items() if k not in ("omega", "l1")} | {"p2": empty(d, dtype)["p"]}
 
     def locate_event(ok, k, i):
-        b, c = rows["border"][i]
-        g_a, g_b = rows["tests"][i, k], rows["tests"][i + 1, k]
-        return locate(problem, settings, k, rows["u"][i], rows["u"][i + 1], (b, c), g_a, g_b)
+        return locate(problem, settings, k, rows["u"][i], rows["u"][i + 1], tuple(rows["border"][i]),
+                      rows["tests"][i, k], rows["tests"][i + 1, k])
 
-    valid, special, _ = locate_slots(result, n, locate_event, empty)
+    valid, special, _ = locate_slots(result, n, locate_event, unused)
     special.update(count=jnp.sum(valid).astype(jnp.int32), n_detected=result.detected)
     return dict(h=rows["u"][:, :d], p=rows["u"][:, d], p2=rows["u"][:, d + 1], kappa=rows["kappa"],
                 tests=rows["tests"], residual=rows["residual"], count=count,

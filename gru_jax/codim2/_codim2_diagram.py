@@ -21,8 +21,8 @@ SAME_POINT = 1e-5     # codimension-two points within this scaled distance are o
 
 @dataclasses.dataclass(repr=False)
 class CurvePoints(ResultMixin):
-    """Codimension-two points of several curves, one row each (numpy columns, K rows): ``kind``
-    ``Codim2Kind`` code, ``p``, ``p2``, ``h`` (K, d), ``located`` ``LocateStatus`` code, ``curve`` index."""
+    """Codimension-two points of several curves, one row each (numpy columns, K rows): ``kind`` ``Codim2Kind`` code,
+    ``p``, ``p2``, ``h`` (K, d), ``located`` ``LocateStatus`` code, ``curve`` index."""
 
     kind: np.ndarray
     p: np.ndarray
@@ -80,19 +80,16 @@ def _distance_to_polyline(q: np.ndarray, rows: np.ndarray) -> float:
     return float(np.min(np.linalg.norm(a + s[:, None] * seg - q, axis=1)))
 
 
-def _diagram_window(given: dict, arguments: dict):
-    """The deprecated ``window2=(lo2, hi2)`` as ``window=(diagram's window, (lo2, hi2))``."""
-    return tuple(arguments["diagram"].span), tuple(given["window2"])
-
-
-@renamed(Alias(("window2",), "window", _diagram_window, "window=((lo, hi), (lo2, hi2))"))
+#: the deprecated ``window2=(lo2, hi2)`` -> ``window=(diagram's window, (lo2, hi2))``
+@renamed(Alias(("window2",), "window", lambda given, args: (tuple(args["diagram"].span), tuple(given["window2"])),
+               "window=((lo, hi), (lo2, hi2))"))
 def codim2_curves(params, diagram: Diagram, param2: Param, *, kind: str = "fold", window=None,
                   f: VectorField | None = None, ds=0.01, ds_min=1e-6, ds_max=0.1, tol=1e-10, max_points: int = 400,
                   max_special: int = 8) -> CurveDiagram:
-    """Continue the ``kind`` (``"fold"`` or ``"hopf"``) curve through each located fold (Hopf) point of
-    ``diagram`` (computed for ``params`` and ``f``) in ``(diagram.param, param2)``, inside ``window = ((lo, hi),
-    (lo2, hi2))`` (default: the diagram's window x unbounded); a point already on a computed curve starts none.
-    Codimension-two points met on several curves are listed once. Options as for ``continue_curve_both``."""
+    """Continue the ``kind`` (``"fold"`` or ``"hopf"``) curve through each located fold (Hopf) point of ``diagram``
+    (computed for ``params`` and ``f``) in ``(diagram.param, param2)``, inside ``window = ((lo, hi), (lo2, hi2))``
+    (default: the diagram's window x unbounded); a point already on a computed curve starts none. Codimension-two
+    points met on several curves are listed once. Options as for ``continue_curve_both``."""
     check_choice("kind", kind, KINDS)
     as_param(param2, "param2")
     param2.validate(params)
@@ -124,11 +121,9 @@ def curves_through(params, starts, param: Param, param2: Param, *, kind: str, wi
             continue
         curve = continue_curve_both(param2.set(param.set(params, p), p2), param, param2, h, kind=kind, f=f,
                                     window=window, **options)
-        if int(curve.count) == 0:
-            continue
-        curve = curve.trim()
-        curves.append(curve)
-        paths.append(_scaled(np.asarray(curve.h), np.asarray(curve.p), np.asarray(curve.p2), scale))
+        if int(curve.count) > 0:
+            curves.append(curve.trim())
+            paths.append(_scaled(np.asarray(curves[-1].h), np.asarray(curves[-1].p), np.asarray(curves[-1].p2), scale))
     return CurveDiagram(curves, _merged_points(curves, scale), param, param2, kind)
 
 

@@ -1,13 +1,7 @@
-"""The one continuation core: what every kind of curve (equilibria, fold/Hopf curves, cycle families) is driven by.
+"""The one continuation core that drives every curve (equilibria, fold/Hopf curves, cycle families): ``_newton``
+(solvers), ``_step`` (problem protocol, ``State``, ``step``), ``_driver`` (``run``, ``locate_slots``), ``_status``
+(codes with messages), ``_result`` (the result base and ``join``)."""
 
-- ``_newton``: the one Newton solver (square or bordered), the implicit-function step, the bracketing root finder;
-- ``_step``: the problem protocol (``ContinuationProblem``), the ``State`` of a curve and the one ``step``
-  (predictor, corrector, step-size rule, window, events);
-- ``_driver``: the one jitted ``while_loop`` driver (``run``) with padded rows and event slots, ``locate_slots``;
-- ``_status``: the status chain and kinds, with messages;
-- ``_result``: the one result base for padded rows (``trim``, ``to_dict``, ``save``/``load``, a table repr) and
-  ``join`` of two directions.
-"""
 
 import importlib
 

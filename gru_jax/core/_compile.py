@@ -1,13 +1,12 @@
-"""Which compiled program a call takes: the one with ``COMPILER_OPTIONS`` where it compiles at top level, the
-plain one where it is staged into an enclosing trace."""
+"""Which program a call takes: with ``COMPILER_OPTIONS`` at top level, plain where staged into an enclosing trace."""
 
 from __future__ import annotations
 
 import equinox as eqx
 
-# The loop is latency bound (many small ops): LLVM optimisation level 0 cuts the CPU compile time by about 40%
-# and ran no slower here (3-D GRU branch: 15 s instead of 25 s to compile, 7 ms vs 10 ms to run). JAX accepts
-# compiler options only on a top-level jit, so inside a user's jit/grad trace the plain jit is used.
+# The loop is latency bound (many small ops): LLVM optimisation level 0 cuts the CPU compile time by about 40% and ran
+# no slower here (3-D GRU branch: 15 s instead of 25 s to compile, 7 ms vs 10 ms to run). JAX accepts compiler options
+# only on a top-level jit, so inside a user's jit/grad trace the plain jit is used.
 COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 
 try:    # JAX's trace context (private in jax 0.10.2; jax.core exports only Trace and Tracer)
@@ -20,11 +19,10 @@ except ImportError:  # pragma: no cover - a JAX that moved them: every call take
 
 
 def compiles_at_top_level() -> bool:
-    """Whether a jit called now compiles its own XLA program, so that it may carry ``compiler_options``: true
-    outside any trace and under transformations that call it eagerly (``vmap``, ``jvp``, any nesting of them);
-    false where the call is staged into an enclosing program (``jit``, ``grad``/``vjp``/``linearize``,
-    ``lax.scan``, ``checkpoint``, ``eval_shape``, and any trace not known here). Read from the chain of current
-    traces, not from the arguments: under ``vmap`` they are tracers too, and a ``jit`` may close over constants."""
+    """Whether a jit called now compiles its own XLA program, so that it may carry ``compiler_options``: true outside
+    any trace and under eager transformations (``vmap``, ``jvp``, nested); false where staged into an enclosing program
+    (``jit``, ``grad``/``vjp``/``linearize``, ``lax.scan``, ``checkpoint``, ``eval_shape``, any unknown trace). Read
+    from the trace chain, not the arguments (tracers under ``vmap`` too; a ``jit`` may close over constants)."""
     trace = _trace_ctx.trace if _trace_ctx is not None else None
     if trace is None:
         return False
@@ -34,8 +32,7 @@ def compiles_at_top_level() -> bool:
 
 
 def top_level_or_nested(fn):
-    """``fn`` jitted twice: with ``COMPILER_OPTIONS`` where it compiles at top level, plainly where it is nested
-    in an enclosing trace (``compiles_at_top_level``)."""
+    """``fn`` jitted with ``COMPILER_OPTIONS`` and plainly, called as ``compiles_at_top_level`` says."""
     top, nested = eqx.filter_jit(fn, compiler_options=COMPILER_OPTIONS), eqx.filter_jit(fn)
 
     def call(*args):

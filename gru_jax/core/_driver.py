@@ -1,6 +1,6 @@
-"""The one driver: a jitted ``while_loop`` over ``step`` that fills fixed-size, NaN-padded row buffers, records
-the sign changes of the test functions in fixed-size event slots, and notices a curve that closes; then
-``locate_slots`` maps a problem's locator over the recorded events. Pure: jit and vmap freely."""
+"""The one driver: a jitted ``while_loop`` over ``step`` that fills fixed-size, NaN-padded row buffers, records the sign
+changes of the test functions in fixed-size event slots, and notices a curve that closes; then ``locate_slots`` maps a
+problem's locator over the recorded events. Pure: jit and vmap freely."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from ._step import ContinuationProblem, State, conclude, move, step
 
 
 class Run(NamedTuple):
-    """What ``run`` returns: the ``final`` state, the ``rows`` (dict of (max_points, ...) buffers, NaN or -1
-    beyond ``count``), the recorded events ``kind`` and ``at`` (max_special,) (event ``j`` lies between rows
-    ``at[j]`` and ``at[j] + 1``; -1 padding) and ``detected`` (how many there were, also beyond the slots)."""
+    """What ``run`` returns: the ``final`` state, the ``rows`` (dict of (max_points, ...) buffers, NaN or -1 beyond
+    ``count``), the recorded events ``kind`` and ``at`` (max_special,) (event ``j`` lies between rows ``at[j]`` and
+    ``at[j] + 1``; -1 padding) and ``detected`` (how many there were, also beyond the slots)."""
 
     final: State
     rows: dict
@@ -33,17 +33,11 @@ class Run(NamedTuple):
         return jnp.where(status == BranchStatus.RUNNING, BranchStatus.MAX_POINTS, status).astype(jnp.int32)
 
 
-def _padding(x: jax.ShapeDtypeStruct, n: int) -> jax.Array:
-    fill = jnp.nan if jnp.issubdtype(x.dtype, jnp.inexact) else -1
-    return jnp.full((n,) + x.shape, fill, x.dtype)
-
-
 def run(problem: ContinuationProblem, state: State, settings, max_points: int, max_special: int) -> Run:
     """Iterate ``step`` from ``state`` (a problem's ``init``) until the curve ends, comes back to its start
-    (``CLOSED_LOOP``, for problems that ``closes``) or fills ``max_points`` rows. A problem that
-    ``observe_start`` has its start point observed in the first pass."""
-    n = max_points
-    rows = {k: _padding(x, n) for k, x in jax.eval_shape(problem.row, state).items()}
+    (``CLOSED_LOOP``, if ``closes``) or fills ``max_points`` rows (start observed first if ``observe_start``)."""
+    rows = {k: jnp.full((max_points,) + x.shape, jnp.nan if jnp.issubdtype(x.dtype, jnp.inexact) else -1, x.dtype)
+            for k, x in jax.eval_shape(problem.row, state).items()}
 
     def write(rows, s: State, i):
         new = problem.row(s)
@@ -67,7 +61,7 @@ def run(problem: ContinuationProblem, state: State, settings, max_points: int, m
 
     def cond(carry):
         s, _, _, i, first = carry
-        return first | ((s.status == BranchStatus.RUNNING) & (i < n))
+        return first | ((s.status == BranchStatus.RUNNING) & (i < max_points))
 
     def body(carry):
         s, rows, (kind, at, detected), i, first = carry
@@ -95,10 +89,9 @@ def run(problem: ContinuationProblem, state: State, settings, max_points: int, m
 
 
 def locate_slots(result: Run, max_points: int, locate: Callable, empty) -> tuple[jax.Array, dict, jax.Array]:
-    """``locate(ok, kind, i)`` for every used event slot (the event lies between rows ``i`` and ``i + 1``), one
-    after another (``lax.cond`` skips unused slots unless vmapped: then ``ok`` is False and the locator should
-    keep its inputs finite). Returns ``(valid (max_special,), found, i)``: the
-    used slots, the locator's fields (``empty`` in unused slots) and the clipped row index of each slot."""
+    """``locate(ok, kind, i)`` for every used event slot (the event lies between rows ``i`` and ``i + 1``), one after
+    another (``lax.cond`` skips unused slots unless vmapped: then ``ok`` is False and the locator should keep its inputs
+    finite). Returns ``(valid (max_special,), found, i)``: used slots, fields (``empty`` if unused), clipped rows."""
     max_special = result.kind.shape[0]
     valid = jnp.arange(max_special) < jnp.minimum(result.detected, max_special)
     i0 = jnp.clip(jnp.where(valid, result.at, 0), 0, max_points - 2)

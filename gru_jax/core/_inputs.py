@@ -41,16 +41,11 @@ def check_sizes(max_points, max_special) -> None:
             raise ValueError(f"{name}: expected an int >= {low} (a static buffer size), got {value!r}.")
 
 
-def as_arrays(params):
-    """Python scalars would be static under jit: make them arrays."""
-    return jax.tree_util.tree_map(
-        lambda x: jnp.asarray(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x, params)
-
-
 def one_problem(params, f, lenses, hint: str):
-    """``(params, f)`` for one problem: Python scalars made arrays, the model's own checks, no batch (``hint``
-    says what to do instead), each lens in ``lenses`` valid for the params, the vector field resolved."""
-    params = as_arrays(params)
+    """``(params, f)`` for one problem: Python scalars made arrays, the model's own checks, no batch (``hint`` says what
+    to do instead), each lens in ``lenses`` valid for the params, the vector field resolved."""
+    params = jax.tree_util.tree_map(      # Python scalars would be static under jit
+        lambda x: jnp.asarray(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else x, params)
     validate_params(params)
     if batch_shape(params):
         raise ValueError(f"params holds a batch {batch_shape(params)}: {hint}")
@@ -72,11 +67,9 @@ def check_field(f, h, params, name: str) -> None:
 
 
 def start_point(start, params, param: Param, param2: Param | None = None, *, pair: bool = False):
-    """``(params, h)`` from the ``start`` of a ``continue_*``/``locate_*`` call: a state ``h0`` (d,) at the
-    parameter values in ``params``, or a located point object with ``.h`` and ``.p`` (and ``.p2`` where
-    ``param2`` is given, e.g. a ``Codim2Point``), whose values are set into ``params``. With ``pair``, the old
-    shape ``(h, p)`` is still accepted, with a ``DeprecationWarning``. ``h`` is returned as given (checked by the
-    caller)."""
+    """``(params, h)`` from the ``start`` of a ``continue_*``/``locate_*`` call: a state ``h0`` (d,) at the parameter
+    values in ``params``, or a located point with ``.h``, ``.p`` (and ``.p2`` with ``param2``, e.g. a ``Codim2Point``)
+    set into ``params``. With ``pair`` also the old ``(h, p)`` (``DeprecationWarning``). ``h`` is returned unchecked."""
     names = ("h", "p", "p2") if param2 is not None else ("h", "p")
     if all(hasattr(start, k) for k in ("h", "p")) and not isinstance(start, (jax.Array, np.ndarray)):
         values = [getattr(start, k) for k in names if hasattr(start, k)]

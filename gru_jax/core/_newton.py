@@ -1,12 +1,5 @@
-"""The one Newton solver, its implicit-function step and the one bracketing root finder.
-
-``newton`` solves ``F(v) = 0`` for a square system, or for an underdetermined one (n equations, n+1 unknowns)
-bordered by a hyperplane ``row·(v - target) = 0``: the corrector of every continuation step, the location of
-special points on augmented systems, and every probe of ``bracket``. ``backtracking_newton`` is its globalised
-form from far-away guesses (fixed points from arbitrary seeds, shooting for one periodic orbit). ``implicit_step``
-turns a converged root into one whose derivative in the problem's parameters is the implicit-function one.
-``bracket`` is Illinois (modified regula falsi) on a scalar test along a chord of a curve.
-"""
+"""The one Newton solver (square, or n equations in n+1 unknowns bordered by a hyperplane: every corrector, locator and
+``bracket`` probe), its backtracking form for far-away guesses, the implicit-function step, the Illinois bracket."""
 
 from __future__ import annotations
 
@@ -41,9 +34,9 @@ def system_of(F: Callable) -> Callable:
 
 
 class Newton(NamedTuple):
-    """What ``newton`` returns: the root ``v``; ``converged`` (a full step at most ``tol``, and taken);
-    ``iterations``; ``finite`` (False when a step was NaN/inf: a singular system or a non-finite ``F``);
-    ``value`` and ``jac`` of the system at the last point evaluated (within ``tol`` of ``v``)."""
+    """What ``newton`` returns: the root ``v``; ``converged`` (a full step at most ``tol``, and taken); ``iterations``;
+    ``finite`` (False when a step was NaN/inf: a singular system or a non-finite ``F``); ``value`` and ``jac`` of the
+    system at the last point evaluated (within ``tol`` of ``v``)."""
 
     v: jax.Array
     converged: jax.Array
@@ -54,13 +47,11 @@ class Newton(NamedTuple):
 
 
 def newton(system: Callable, v0: jax.Array, tol, max_iter, border=None, cap=jnp.inf, exact_roots=True) -> Newton:
-    """Newton from ``v0`` for ``system(v) -> (F(v) (n,), F'(v), ok)``.
-
-    ``border = (row, target)`` adds the equation ``row·(v - target) = 0`` to a (n, n+1) system. Each step is
-    shortened to 2-norm at most ``cap``; converged when a full step is at most ``tol`` (max-norm), and that
-    step is taken. An exact root stays put (unless ``exact_roots=False``: then a singular system fails there,
-    as an augmented system at a degenerate point should). Pure: jit and vmap freely (plain-JAX solves, no LAPACK).
-    """
+    """Newton from ``v0`` for ``system(v) -> (F(v) (n,), F'(v), ok)``. ``border = (row, target)`` adds the equation
+    ``row·(v - target) = 0`` to a (n, n+1) system. Each step is shortened to 2-norm at most ``cap``; converged when a
+    full step is at most ``tol`` (max-norm), and that step is taken. An exact root stays put (unless
+    ``exact_roots=False``: then a singular system fails there, as an augmented system at a degenerate point should).
+    Pure (plain-JAX solves): jit and vmap freely."""
     def cond(carry):
         _, size, finite, k, _ = carry
         return (k < max_iter) & (size > tol) & finite
@@ -88,10 +79,9 @@ def newton(system: Callable, v0: jax.Array, tol, max_iter, border=None, cap=jnp.
 
 
 class Backtracking(NamedTuple):
-    """What ``backtracking_newton`` returns: ``v`` (n,) the last accepted point, plus the last step when
-    ``converged`` (its size at most ``tol``), projected; ``finite`` (False when a step was NaN/inf); ``stalled``
-    (the fraction fell below ``MIN_FRACTION``); ``accepted`` (some point was: its ``|F|²`` finite);
-    ``iterations``; ``aux`` of the last accepted point (``aux0`` if none)."""
+    """What ``backtracking_newton`` returns: ``v`` (n,) the last accepted point, plus the last step when ``converged``
+    (its size at most ``tol``), projected; ``finite`` (False when a step was NaN/inf); ``stalled`` (the fraction fell
+    below ``MIN_FRACTION``); ``accepted`` (some point was: |F|² finite); ``iterations``; ``aux`` (else ``aux0``)."""
 
     v: jax.Array
     converged: jax.Array
@@ -105,13 +95,12 @@ class Backtracking(NamedTuple):
 def backtracking_newton(evaluate: Callable, v0: jax.Array, tol, max_iter, cap: Callable,
                         measure: Callable = lambda v, dv: jnp.max(jnp.abs(dv)), project: Callable = lambda v: v,
                         aux0=(), exact_roots=True, stop_if_start_fails=False) -> Backtracking:
-    """Newton with backtracking on ``|F|²`` from a far-away guess ``v0`` (n,) for ``evaluate(v) -> (F (n,),
-    F' (n, n), ok, aux)``: one evaluation per iteration, at the trial ``project(v + fraction · step)``,
-    accepted when ``ok``, ``F`` finite and ``|F|²`` smaller, else the fraction is halved; at an accepted point the
-    fraction restarts at ``min(1, cap(v, step))``. Stops when ``measure(v, step) <= tol`` (converged), at a
-    non-finite step, below ``MIN_FRACTION``, after ``max_iter`` iterations or, with ``stop_if_start_fails``, when
-    ``v0`` fails. ``exact_roots``: a point with ``F = 0`` gets a zero step. Pure: jit and vmap freely.
-    """
+    """Newton with backtracking on ``|F|²`` from a far-away guess ``v0`` (n,) for ``evaluate(v) -> (F (n,), F' (n, n),
+    ok, aux)``: one evaluation per iteration, at the trial ``project(v + fraction · step)``, accepted when ``ok``,
+    ``F`` finite and ``|F|²`` smaller, else the fraction is halved; at an accepted point the fraction restarts at
+    ``min(1, cap(v, step))``. Stops when ``measure(v, step) <= tol`` (converged), at a non-finite step, below
+    ``MIN_FRACTION``, after ``max_iter`` or, with ``stop_if_start_fails``, when ``v0`` fails. ``exact_roots``: a point
+    with ``F = 0`` gets a zero step. Pure: jit and vmap freely."""
     def cond(c):
         _, _, size, norm, fraction, _, _, k = c
         started = (k == 0) | jnp.isfinite(norm) | (not stop_if_start_fails)
@@ -141,9 +130,8 @@ def backtracking_newton(evaluate: Callable, v0: jax.Array, tol, max_iter, cap: C
 
 
 def implicit_step(G: Callable, u: jax.Array, jac: jax.Array) -> jax.Array:
-    """One Newton step at the root ``u`` of ``G`` (square Jacobian ``jac``, held constant): the same value, with
-    the implicit-function derivative ``-jac⁻¹ ∂G/∂params`` in whatever ``G`` closes over. A singular or
-    non-finite system gets no derivative."""
+    """One Newton step at the root ``u`` of ``G`` (square Jacobian ``jac``, held constant): the same value, with the
+    implicit-function derivative ``-jac⁻¹ ∂G/∂params`` in what ``G`` closes over (none if not finite)."""
     u = jax.lax.stop_gradient(u)
     du = solve(jax.lax.stop_gradient(jac), G(u))
     return u - jnp.where(jnp.all(jnp.isfinite(du)), du, 0.0)
@@ -156,10 +144,10 @@ def crossed(before: jax.Array, after: jax.Array) -> jax.Array:
 
 
 def illinois(probe: Callable, v_a, g_a, v_b, g_b, length, tol, max_iter=MAX_BRACKET):
-    """Illinois (modified regula falsi) on ``s`` in [0, 1] for a sign change of ``g`` between ``(v_a, g_a)`` at 0
-    and ``(v_b, g_b)`` at 1; ``probe(s) -> (v, g, ok)`` gives the point ``v`` (any pytree) and its test value.
-    Stops when the bracket is at most ``tol`` long (``length`` per unit of ``s``) or a test value is exactly
-    zero. Returns ``(v, LocateStatus code)``: the end of the final bracket with the smaller ``|g|``."""
+    """Illinois (modified regula falsi) on ``s`` in [0, 1] for a sign change of ``g`` between ``(v_a, g_a)`` at 0 and
+    ``(v_b, g_b)`` at 1; ``probe(s) -> (v, g, ok)`` gives the point ``v`` (any pytree) and its test value. Stops when
+    the bracket is at most ``tol`` long (``length`` per unit of ``s``) or a test value is exactly zero. Returns ``(v,
+    LocateStatus code)``: the end of the final bracket with the smaller ``|g|``."""
 
     def cond(c):
         s_lo, g_lo, _, s_hi, g_hi, _, _, ok, k = c
@@ -191,9 +179,9 @@ def illinois(probe: Callable, v_a, g_a, v_b, g_b, length, tol, max_iter=MAX_BRAC
 
 
 def bracket(F: Callable, test: Callable, u_a, u_b, g_a, g_b, tol, max_newton):
-    """``illinois`` along the chord ``u_a → u_b`` of the zero set of ``F`` (n+1,) -> (n,) for a scalar
-    ``test(v, chord) -> (value, ok)`` with values ``g_a``, ``g_b`` at the ends; each trial point is corrected onto
-    the zero set by ``newton`` on the hyperplane orthogonal to the chord. Returns ``(u, LocateStatus code)``."""
+    """``illinois`` along the chord ``u_a → u_b`` of the zero set of ``F`` (n+1,) -> (n,) for a scalar ``test(v,
+    chord) -> (value, ok)`` with values ``g_a``, ``g_b`` at the ends; each trial point is corrected onto the zero set by
+    ``newton`` on the hyperplane orthogonal to the chord. Returns ``(u, LocateStatus code)``."""
     chord = u_b - u_a
     length = jnp.linalg.norm(chord)
     system = system_of(F)

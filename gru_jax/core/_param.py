@@ -13,14 +13,11 @@ import numpy as np
 
 
 class Param(eqx.Module):
-    """One scalar entry ``params.<field>[index]`` of a params pytree.
-
-    ``Param("bh", 0)`` is ``params.bh[0]``, ``Param("Uh", 0, 1)`` is ``params.Uh[0, 1]``, ``Param("x", 0)``
-    the first input amplitude. ``field`` is an attribute of a model (``eqx.Module``, dataclass,
-    ``NamedTuple``) or a key of a dict; ``field=None`` (``Param()``) means params is itself the scalar (or
-    array, with ``index``). Give exactly one index per axis of the leaf. ``get`` and ``set`` are pure and
-    differentiable in both the value and the params.
-    """
+    """One scalar entry ``params.<field>[index]`` of a params pytree: ``Param("bh", 0)`` is ``params.bh[0]``,
+    ``Param("Uh", 0, 1)`` is ``params.Uh[0, 1]``, ``Param("x", 0)`` the first input amplitude. ``field`` names an
+    attribute of a model (``eqx.Module``, dataclass, ``NamedTuple``) or a dict key; ``field=None`` (``Param()``): params
+    is itself the scalar (or array, with ``index``). One index per axis of the leaf. ``get``/``set`` are pure and
+    differentiable in both the value and the params."""
 
     field: str | None = eqx.field(static=True)
     index: tuple[int, ...] = eqx.field(static=True)
@@ -45,8 +42,7 @@ class Param(eqx.Module):
 
     @classmethod
     def from_label(cls, text: str) -> "Param":
-        """The inverse of ``label``: ``"bh[0]"`` -> ``Param("bh", 0)``, ``"Uh[0,1]"``, ``"alpha"``. Raises
-        ``ValueError`` for anything else."""
+        """The inverse of ``label``: ``"bh[0]"`` -> ``Param("bh", 0)``, ``"Uh[0,1]"``, ``"alpha"``; else ValueError."""
         match = re.fullmatch(r"\s*([A-Za-z_]\w*)\s*(?:\[\s*(-?\d+(?:\s*,\s*-?\d+)*)\s*\])?\s*", text)
         if match is None:
             raise ValueError(f"expected a parameter label like bh[0], Uh[0,1] or alpha, got {text!r}.")
@@ -66,8 +62,7 @@ class Param(eqx.Module):
 
     def set(self, params, value):
         """A copy of ``params`` with the parameter set to ``value`` (a scalar)."""
-        leaf = jnp.asarray(self._leaf(params))
-        new = leaf.at[self.index].set(value)
+        new = jnp.asarray(self._leaf(params)).at[self.index].set(value)
         if self.field is None:
             return new
         if isinstance(params, Mapping):
@@ -78,8 +73,7 @@ class Param(eqx.Module):
         """Check that the entry exists and is a floating scalar slot; return ``self``. Raises ``ValueError``."""
         owner = type(params).__name__
         if self.field is None:
-            leaf = params
-            where = f"{self!r}: the params ({owner})"
+            leaf, where = params, f"{self!r}: the params ({owner})"
         elif isinstance(params, Mapping):
             if self.field not in params:
                 raise ValueError(f"{self!r}: no key {self.field!r} in the params dict; keys are {sorted(params)}.")
@@ -104,9 +98,9 @@ class Param(eqx.Module):
 
 
 def as_param(value, name: str = "param", *, labels: bool = False, differs_from: Param | None = None) -> Param:
-    """``value`` checked to be a ``Param`` (with ``labels``, a label such as ``"bh[0]"`` is parsed into one),
-    different from ``differs_from`` where given; raises ``ValueError`` naming the argument ``name`` otherwise.
-    The one place where public entry points check their ``param``/``param2`` arguments."""
+    """``value`` checked to be a ``Param`` (with ``labels``, a label such as ``"bh[0]"`` is parsed into one), different
+    from ``differs_from`` where given; raises ``ValueError`` naming the argument ``name`` otherwise (the one check of
+    every public ``param``/``param2``)."""
     if labels and isinstance(value, str):
         value = Param.from_label(value)
     if not isinstance(value, Param):

@@ -1,25 +1,12 @@
 """One base for every result: ``trim``, ``labels``, ``to_dict``, ``to_numpy``, ``save``/``load`` and a table
-``__repr__``, and one ``join`` of two half-branches computed in opposite directions.
-
-A result is an ``eqx.Module`` (``Result``) or a dataclass / plain class (``ResultMixin``). It says what it holds
-with class attributes (plain attributes, not fields):
-
-``_rows``
-    The per-row fields: their first axis (after any batch axes) has one entry per row, and a result with a
-    ``count`` field uses the first ``count`` rows (the rest is padding: NaN / -1). A per-row field may be a
-    nested module (e.g. ``LimitCycles.cycles``), cut leaf by leaf.
-``_kinds``
-    The ``IntEnum`` of the ``kind`` column (``labels``, ``of_kind``).
-``_batch_field``
-    For results without ``count``: a field whose shape is the batch shape (``"p"`` of a ``SpecialPoint``).
-``_fields``
-    Only for a plain class (not a dataclass): its constructor's keyword arguments, read back as attributes.
-``_join_overlap``, ``_join_backward``, ``_join_forward``, ``_join_combine``
-    How ``join`` merges two halves: see ``join``.
-
-Nested results (fields holding a result, or a list / tuple / dict of them) are trimmed, converted, saved and
-loaded with their parent.
-"""
+``__repr__``, and one ``join`` of two half-branches of opposite directions. A result is an ``eqx.Module`` (``Result``)
+or a dataclass / plain class (``ResultMixin``) declaring with class attributes (not fields): ``_rows`` the per-row
+fields (first axis after any batch axes: one entry per row; with a ``count`` field the first ``count`` rows are used,
+the rest is NaN / -1 padding; a nested module such as ``LimitCycles.cycles`` is cut leaf by leaf); ``_kinds`` the
+``IntEnum`` of the ``kind`` column (``labels``, ``of_kind``); ``_batch_field`` for results without ``count``, a field
+whose shape is the batch shape (``"p"`` of a ``SpecialPoint``); ``_fields`` for a plain class only, its constructor's
+keyword arguments, read back as attributes; ``_join_overlap``, ``_join_backward``, ``_join_forward``: see ``join``.
+Nested results (also in lists / tuples / dicts) are trimmed, converted, saved and loaded with their parent."""
 
 from __future__ import annotations
 
@@ -35,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._param import Param
+
 FORMAT = 1
 META = "__result__"         # the npz entry that describes the saved tree (JSON)
 REPR_ROWS = 6               # rows shown by the table ``__repr__``
@@ -45,12 +34,8 @@ _REGISTRY: dict[str, list[type]] = {}
 def require_single(count, what: str) -> None:
     """``ValueError`` if ``count`` has batch axes: ``what`` (e.g. ``"Branch.trim"``) needs one result."""
     if np.ndim(count):
-        raise ValueError(_batch_message(np.shape(count), what))
-
-
-def _batch_message(batch, what: str) -> str:
-    return (f"{what}: this result holds a batch {tuple(batch)}; index one result first, e.g. "
-            f"jax.tree_util.tree_map(lambda a: a[0], result).")
+        raise ValueError(f"{what}: this result holds a batch {np.shape(count)}; index one result first, e.g. "
+                         f"jax.tree_util.tree_map(lambda a: a[0], result).")
 
 
 class ResultMixin:
@@ -63,7 +48,6 @@ class ResultMixin:
     _join_overlap: ClassVar[int] = 1
     _join_backward: ClassVar[dict[str, Callable]] = {}
     _join_forward: ClassVar[dict[str, Callable]] = {}
-    _join_combine: ClassVar[dict[str, Callable]] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -81,24 +65,16 @@ class ResultMixin:
 
     def _batch_shape(self) -> tuple[int, ...]:
         """The batch shape: that of ``count``, or of ``_batch_field``; ``()`` for one result."""
-        if self._has_count():
-            return tuple(np.shape(self.count))
-        if self._batch_field is not None:
-            return tuple(np.shape(getattr(self, self._batch_field)))
-        return ()
+        name = "count" if self._has_count() else self._batch_field
+        return () if name is None else tuple(np.shape(getattr(self, name)))
 
     def _require_single(self, what: str) -> None:
-        batch = self._batch_shape()
-        if batch:
-            raise ValueError(_batch_message(batch, f"{type(self).__name__}.{what}"))
+        require_single(np.empty(self._batch_shape()), f"{type(self).__name__}.{what}")
 
     def _n_rows(self) -> int | None:
         """Rows in the buffers (one result), or ``None`` without per-row fields."""
-        for name in self._rows:
-            leaves = jax.tree_util.tree_leaves(getattr(self, name))
-            if leaves:
-                return int(np.shape(leaves[0])[len(self._batch_shape())])
-        return None
+        leaves = [x for name in self._rows for x in jax.tree_util.tree_leaves(getattr(self, name))]
+        return int(np.shape(leaves[0])[len(self._batch_shape())]) if leaves else None
 
     def _replace(self, **changes):
         if dataclasses.is_dataclass(self):
@@ -107,17 +83,15 @@ class ResultMixin:
 
     # ---- trim, labels ---------------------------------------------------------------------------------------
     def trim(self):
-        """Drop the padding: the per-row fields cut to the first ``count`` rows, nested results trimmed (one
-        result only: a batch raises ``ValueError``). A result without ``count`` has no padding of its own."""
+        """Drop the padding: the per-row fields cut to the first ``count`` rows, nested results trimmed (one result
+        only: a batch raises ``ValueError``). A result without ``count`` has no padding of its own."""
         changes = {}
         if self._has_count():
             self._require_single("trim")
             k = int(self.count)
             changes = {name: jax.tree_util.tree_map(lambda a: a[:k], getattr(self, name)) for name in self._rows}
-        for name in self._field_names():
-            value = getattr(self, name)
-            if name not in changes and isinstance(value, ResultMixin):
-                changes[name] = value.trim()
+        changes.update({name: getattr(self, name).trim() for name in self._field_names()
+                        if name not in changes and isinstance(getattr(self, name), ResultMixin)})
         return self._replace(**changes) if changes else self
 
     def _used_kinds(self, what: str) -> np.ndarray:
@@ -128,8 +102,7 @@ class ResultMixin:
         return kinds[: int(self.count)] if self._has_count() else kinds
 
     def labels(self) -> list[str]:
-        """Labels of the used rows' ``kind`` codes (e.g. ``"fold"``, ``"Hopf"``); a result without a kind column
-        gives those of its ``special`` points."""
+        """Labels of the used rows' ``kind`` codes (e.g. ``"fold"``); without a kind column, of its ``special``."""
         if self._kinds is None and isinstance(getattr(self, "special", None), ResultMixin):
             return self.special.labels()
         return [self._kinds(int(k)).label for k in self._used_kinds("labels")]
@@ -140,28 +113,27 @@ class ResultMixin:
 
     # ---- conversion ----------------------------------------------------------------------------------------
     def to_numpy(self) -> dict[str, np.ndarray]:
-        """Every array field as a numpy array (padding kept), keyed by field name; nested results' fields under
-        dotted keys (``"special.kind"``, ``"branches.0.h"``). Python values (names, settings) are left out."""
+        """Every array field as a numpy array (padding kept), keyed by field name; nested results' fields under dotted
+        keys (``"special.kind"``, ``"branches.0.h"``). Python values (names, settings) are left out."""
         arrays: dict[str, np.ndarray] = {}
         _encode(self, "", arrays)
         return arrays
 
     def to_dict(self) -> dict:
-        """The data as a nested dict: one result's used rows (padding dropped; a batch is kept whole) as numpy
-        arrays, nested results as dicts, other values as they are."""
+        """A nested dict: used rows (a batch kept whole) as numpy arrays, nested results as dicts, the rest as is."""
         r = self.trim() if self._has_count() and not self._batch_shape() else self
         return {name: _plain(getattr(r, name)) for name in r._field_names()}
 
     # ---- files ----------------------------------------------------------------------------------------------
     def save(self, path) -> Path:
-        """Write to ``path`` (an ``.npz`` file, no pickles; the name is used as given); read it back with
-        ``load``. Everything is converted before the file is opened, and the file appears only once written
-        completely; an unwritable path raises ``OSError`` naming it. Returns the path."""
+        """Write to ``path`` (an ``.npz`` file, no pickles; the name is used as given); read it back with ``load``.
+        Everything is converted before the file is opened, and the file appears only once written completely; an
+        unwritable path raises ``OSError`` naming it. Returns the path."""
         path = Path(path)
         what = f"{type(self).__name__}.save"
         arrays: dict[str, np.ndarray] = {}
-        tree = _encode(self, "", arrays)
-        meta = np.asarray(json.dumps({"format": FORMAT, "class": type(self).__name__, "tree": tree}))
+        meta = np.asarray(json.dumps({"format": FORMAT, "class": type(self).__name__,
+                                      "tree": _encode(self, "", arrays)}))
         parent = path.parent
         if path.is_dir():
             raise IsADirectoryError(f"{what}: cannot write {path}: it is a directory.")
@@ -175,18 +147,17 @@ class ResultMixin:
             with os.fdopen(fd, "wb") as fh:    # an open file keeps numpy from appending a second ".npz"
                 np.savez(fh, **{META: meta}, **arrays)
             os.replace(tmp, path)
-        except OSError as err:
+        except BaseException as err:
             tmp.unlink(missing_ok=True)
-            raise type(err)(f"{what}: cannot write {path}: {err.strerror or err}.") from err
-        except BaseException:
-            tmp.unlink(missing_ok=True)
+            if isinstance(err, OSError):
+                raise type(err)(f"{what}: cannot write {path}: {err.strerror or err}.") from err
             raise
         return path
 
     @classmethod
     def load(cls, path):
-        """Read a result written by ``save`` (arrays, dtypes, nested results and names exactly as saved).
-        ``ValueError`` if the file holds something else; ``FileNotFoundError`` if there is none."""
+        """Read a result written by ``save`` (arrays, dtypes, nested results and names exactly as saved). ``ValueError``
+        if the file holds something else; ``FileNotFoundError`` if there is none."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"{cls.__name__}.load: no file {path}.")
@@ -200,8 +171,7 @@ class ResultMixin:
             if META not in data.files:
                 return cls._load_legacy(data, path)
             try:
-                meta = json.loads(str(data[META][()]))
-                out = _decode(meta["tree"], data)
+                out = _decode(json.loads(str(data[META][()]))["tree"], data)
             except (KeyError, ValueError, TypeError) as err:
                 raise cls._not_saved(path, err) from None
         if not isinstance(out, cls):
@@ -214,8 +184,7 @@ class ResultMixin:
 
     @classmethod
     def _load_legacy(cls, data, path):
-        """A file without the ``__result__`` entry: one array per field under its name (``FixedPoints`` files
-        written before this format)."""
+        """A file without ``__result__``: one array per field (``FixedPoints`` files written before this format)."""
         names = cls._field_names()
         missing = sorted(set(names) - set(data.files))
         if missing:
@@ -231,8 +200,8 @@ class ResultMixin:
     def _repr_batch(self, batch: tuple[int, ...]) -> str:
         name = type(self).__name__
         if self._has_count() and self._rows:
-            counts = np.asarray(self.count)
-            return f"{name}(batch {batch}, {self._n_rows()} rows each, count min {counts.min()} / max {counts.max()})"
+            c = np.asarray(self.count)
+            return f"{name}(batch {batch}, {self._n_rows()} rows each, count min {c.min()} / max {c.max()})"
         return f"{name}(batch {batch})"
 
     def _repr_one(self) -> str:
@@ -275,18 +244,15 @@ class Result(ResultMixin, eqx.Module):
 
 
 # ---- join -------------------------------------------------------------------------------------------------
-
 def join(backward, forward):
-    """One result from two continuations of the same start in opposite directions: ``backward``'s used rows
-    reversed, then ``forward``'s without the start row they share (``_join_overlap = 1``; ``0`` for slot
-    buffers such as special points, which share none). Buffers of ``Nb`` and ``Nf`` rows give ``Nb + Nf -
-    overlap`` rows, the first ``count`` used (``count = 0`` when ``backward`` has none), the rest padding (NaN /
-    -1). Per class: ``_join_backward[name](a, offset)`` transforms the backward rows of a field before the merge
-    (e.g. tangents flip sign) and ``_join_forward[name](a, offset)`` the forward ones, ``offset`` being the
-    parent's backward ``count`` for a nested buffer (special points re-index their rows) or ``None``; other
-    fields are combined by ``_join_combine[name](b, f)`` (default: ``status`` the two far ends,
-    ``n_detected`` summed); nested buffers with a ``count`` are joined the same way. Static fields come from
-    ``forward``. Pure ``jax.numpy``: jit and vmap freely."""
+    """One result from two continuations of the same start in opposite directions: ``backward``'s used rows reversed,
+    then ``forward``'s without the start row they share (``_join_overlap = 1``; ``0`` for slot buffers such as special
+    points, which share none). Buffers of ``Nb`` and ``Nf`` rows give ``Nb + Nf - overlap`` rows, the first ``count``
+    used (``count = 0`` when ``backward`` has none), the rest padding (NaN / -1). Per class, ``_join_backward[name](a,
+    offset)`` / ``_join_forward[name](a, offset)`` transform a field's backward / forward rows before the merge (e.g.
+    tangents flip sign; ``offset``: the parent's backward ``count`` for a nested buffer, whose special points re-index
+    their rows, else ``None``). ``status`` takes the two far ends, ``n_detected`` is summed, nested buffers with a
+    ``count`` are joined alike, static fields come from ``forward``. Pure ``jax.numpy``: jit and vmap freely."""
     return _join(backward, forward, None)
 
 
@@ -315,7 +281,6 @@ def _join(backward, forward, offset):
         return jnp.where(col(used), pick, pad)
 
     identity = lambda a, n: a
-    combine = {**_COMBINE, **cls._join_combine}
     out = {}
     for name in cls._field_names():
         b, f = getattr(backward, name), getattr(forward, name)
@@ -327,8 +292,8 @@ def _join(backward, forward, offset):
             out[name] = jax.tree_util.tree_map(merge, b, f)
         elif isinstance(f, ResultMixin) and f._has_count():
             out[name] = _join(b, f, cb)
-        elif name in combine:
-            out[name] = combine[name](b, f)
+        elif name in _COMBINE:
+            out[name] = _COMBINE[name](b, f)
         elif _is_array(f) or isinstance(f, ResultMixin):
             raise TypeError(f"join: {cls.__name__}.{name} is neither a row field nor has a join rule.")
     return forward._replace(**out)
@@ -341,7 +306,6 @@ def _take(a, src):
 
 
 # ---- encoding for files and dicts ---------------------------------------------------------------------------
-
 def _is_array(x) -> bool:
     return isinstance(x, (np.ndarray, np.generic, jax.Array))
 
@@ -369,10 +333,6 @@ def _cell(value) -> str:
 
 
 def _scalar(x) -> str:
-    if isinstance(x, (bool, np.bool_)):
-        return str(bool(x))
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
     if isinstance(x, (complex, np.complexfloating)):
         return f"{x.real:+.6g}{x.imag:+.6g}j"
     if isinstance(x, (float, np.floating)):
@@ -410,21 +370,17 @@ def _encode(value, key: str, arrays: dict):
         if not all(isinstance(k, str) for k in value):
             raise TypeError(f"save: {key!r} has non-str keys.")
         return {"dict": [[k, _encode(v, _key(prefix, k, i), arrays)] for i, (k, v) in enumerate(value.items())]}
-    if type(value).__name__ == "Param" and hasattr(value, "index"):
+    if isinstance(value, Param):
         return {"param": [value.field, *value.index]}
     raise TypeError(f"save: cannot store {key!r} of type {type(value).__name__}.")
 
 
 def _decode(node: dict, data):
     if "result" in node:
-        cls = _result_class(node["result"])
-        fields = {name: _decode(v, data) for name, v in node["fields"].items()}
-        return cls(**fields)
+        return _result_class(node["result"])(**{name: _decode(v, data) for name, v in node["fields"].items()})
     if "array" in node:
         a = data[node["array"]]
-        if node.get("jax"):
-            return jnp.asarray(a)
-        return a[()] if node.get("scalar") else a
+        return jnp.asarray(a) if node.get("jax") else (a[()] if node.get("scalar") else a)
     if "value" in node:
         return node["value"]
     if "list" in node:
@@ -434,7 +390,6 @@ def _decode(node: dict, data):
     if "dict" in node:
         return {k: _decode(v, data) for k, v in node["dict"]}
     if "param" in node:
-        from ..core._param import Param
         return Param(*node["param"])
     raise ValueError(f"unknown entry {node!r}")
 

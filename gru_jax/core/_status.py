@@ -7,8 +7,8 @@ import enum
 
 
 class Codes(enum.IntEnum):
-    """Integer codes that carry their words: a member is declared ``NAME = code, message`` or ``NAME = code,
-    label, message`` and stays a plain int (``int(X.NAME)``, ``X(code)``, ``jnp.where(..., X.NAME, ...)``)."""
+    """Integer codes that carry their words: a member is declared ``NAME = code, message`` or ``NAME = code, label,
+    message`` and stays a plain int (``int(X.NAME)``, ``X(code)``, ``jnp.where(..., X.NAME, ...)``)."""
 
     label: str
     message: str

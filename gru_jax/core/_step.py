@@ -1,13 +1,9 @@
-"""The one continuation step: predictor, bordered damped Newton corrector, step-size rule, window, events.
-
-A *problem* (an ``eqx.Module``; see ``ContinuationProblem``) says what is continued: a point ``u`` whose last
-``k`` entries are the continued parameters, the residual ``F(u)`` (n,) of ``u`` (n+1,) with its Jacobian, the
-test functions evaluated at each new point, and what else a row carries. *Settings* say how: ``ds`` in
-``[ds_min, ds_max]``, grown by ``grow`` after an easy corrector and halved after a failure, ``tol`` and
-``max_newton`` for the corrector, ``bounds()`` the window ``(lo (k,), hi (k,))``, ``natural`` (optional)
-natural-parameter instead of pseudo-arclength steps. ``step`` is pure: ``run`` drives it in one
-``while_loop``, and it can be iterated from Python.
-"""
+"""The one continuation step: predictor, bordered damped Newton corrector, step-size rule, window, events. A *problem*
+(``ContinuationProblem``) says what is continued: a point ``u`` whose last ``k`` entries are the continued parameters,
+the residual ``F(u)`` (n,) of ``u`` (n+1,) with its Jacobian, the test functions at each new point, and what else a row
+carries. *Settings* say how: ``ds`` in ``[ds_min, ds_max]``, grown by ``grow`` after an easy corrector and halved after
+a failure, ``tol`` and ``max_newton`` for the corrector, ``bounds()`` the window ``(lo (k,), hi (k,))``, ``natural``
+(optional) natural-parameter steps instead of PALC. ``step`` is pure (``run`` loops it; Python can too)."""
 
 from __future__ import annotations
 
@@ -25,22 +21,19 @@ MAX_ATTEMPTS = 64      # safety cap on corrector attempts per step (ds halves ea
 
 
 def tangent(jac: jax.Array, ref: jax.Array) -> jax.Array:
-    """Unit kernel vector (n+1,) of ``jac`` (n, n+1) oriented so that ``t·ref > 0`` (NaN if ``[[jac], [ref]]``
-    is singular)."""
+    """Unit kernel vector (n+1,) of ``jac`` (n, n+1) with ``t·ref > 0`` (NaN if ``[[jac], [ref]]`` is singular)."""
     e = jnp.zeros(jac.shape[1], jac.dtype).at[-1].set(1.0)
     t = solve(bordered(jac, ref), e)
     return t / jnp.linalg.norm(t)
 
 
 class State(eqx.Module):
-    """The last accepted point of a curve and what the next step needs.
+    """The last accepted point of a curve and what the next step needs. ``u`` (n+1,) the point; ``t`` (n+1,) its unit
+    tangent; ``ds`` () the next step; ``last_ds`` () the step that reached ``u``; ``tests`` (m,) the problem's test
+    functions at ``u``; ``events`` (m,) which of them changed sign on the last step; ``residual`` ``max|F|`` at ``u``;
+    ``newton`` corrector iterations of the last step; ``accepted`` whether the last step added ``u``; ``status`` a
+    ``BranchStatus`` code (``RUNNING`` until the curve ends); ``extra`` what the problem keeps per point or ``None``."""
 
-    ``u`` (n+1,) the point; ``t`` (n+1,) its unit tangent; ``ds`` () the next step; ``last_ds`` () the step that
-    reached ``u``; ``tests`` (m,) the problem's test functions at ``u``; ``events`` (m,) which of them changed
-    sign on the last step; ``residual`` ``max|F|`` at ``u``; ``newton`` corrector iterations of the last step;
-    ``accepted`` whether the last step added ``u``; ``status`` a ``BranchStatus`` code (``RUNNING`` until the
-    curve ends); ``extra`` what the problem keeps per point (borders, Floquet multipliers, ...) or ``None``.
-    """
 
     u: jax.Array
     t: jax.Array
@@ -56,25 +49,20 @@ class State(eqx.Module):
 
 
 class ContinuationProblem(eqx.Module):
-    """The problem protocol, with the defaults most problems keep. A problem supplies ``system``, ``observe``
-    and ``row``; the rest is optional.
-
-    - ``system(u, context) -> (F (n,), jac (n, n+1), ok)``: the residual and its Jacobian at ``u``; ``ok`` False
-      where it cannot be evaluated (a failed step: the curve ends ``STEP_TOO_SMALL``, or ``NONFINITE`` if the
-      numbers were not finite);
+    """The problem protocol, with the defaults most problems keep; ``system``, ``observe``, ``row`` are required.
+    - ``system(u, context) -> (F (n,), jac (n, n+1), ok)``: the residual and its Jacobian at ``u``; ``ok`` False where
+      it cannot be evaluated (a failed step: the curve ends ``STEP_TOO_SMALL``, or ``NONFINITE`` if not finite);
     - ``context(state)``: what stays fixed during one step (borders, a phase reference); default ``None``;
-    - ``observe(before, after, value, jac, context, settings) -> State``: fills ``tests``, ``events``, ``extra`` of the new
-      point ``after`` (and may reject it or end the curve through ``accepted`` and ``status``);
+    - ``observe(before, after, value, jac, context, settings) -> State``: fills ``tests``, ``events``, ``extra`` of the
+      new point ``after`` (and may reject it or end the curve through ``accepted`` and ``status``);
     - ``row(state) -> dict``: the per-row fields the driver stores;
     - ``tangent(v, jac, t)``: the new tangent (default: the kernel of ``jac`` oriented along ``t``);
-    - ``admissible(before, v, value, t_new)``: extra conditions on a corrected point ``v`` with the system's
-      ``value`` there (default: none);
+    - ``admissible(before, v, value, t_new)``: extra conditions on a corrected point ``v`` (default: none);
     - ``residual(value)``: the stored residual (default ``max|F|``);
-    - ``reevaluate``: evaluate ``system`` again at the corrected point (cheap systems), or use the corrector's
-      last evaluation, within ``tol`` of it (expensive ones such as shooting);
+    - ``reevaluate``: evaluate ``system`` again at the corrected point (cheap systems), or reuse the corrector's last
+      evaluation, within ``tol`` of it (expensive ones: shooting);
     - ``observe_start``: the driver observes the start point in its first pass (``init`` leaves tests NaN);
-    - ``closes``: the driver ends the curve when it comes back to its start (``CLOSED_LOOP``).
-    """
+    - ``closes``: the driver ends the curve when it comes back to its start (``CLOSED_LOOP``)."""
 
     reevaluate: bool = eqx.field(static=True, default=True, kw_only=True)
     observe_start: bool = eqx.field(static=True, default=False, kw_only=True)
@@ -94,8 +82,8 @@ class ContinuationProblem(eqx.Module):
 
 
 def predict(u: jax.Array, t: jax.Array, ds, natural) -> tuple[jax.Array, jax.Array]:
-    """Predictor and the normal of the corrector's hyperplane: PALC ``u + ds t`` and ``t``; natural-parameter
-    ``p + ds`` along the tangent and ``e_p`` (so the last entry stays fixed)."""
+    """Predictor and the normal of the corrector's hyperplane: PALC ``u + ds t`` and ``t``; natural-parameter ``p + ds``
+    along the tangent and ``e_p`` (so the last entry stays fixed)."""
     e_p = jnp.zeros_like(u).at[-1].set(1.0)
     return u + jnp.where(natural, ds / jnp.abs(t[-1]), ds) * t, jnp.where(natural, e_p, t)
 
@@ -128,11 +116,11 @@ def window_exit(u, end, lo, hi):
 
 
 def move(problem: ContinuationProblem, state: State, settings) -> tuple[State, jax.Array, jax.Array, Any]:
-    """Predict and correct one point, halving ``ds`` and retrying on failure. Returns the moved state (not yet
-    observed: its ``tests``, ``events`` and ``extra`` are the old ones), the system's value and Jacobian there,
-    and the step's context. A predictor that leaves the window is replaced by one that lands on its edge (the
-    corrector then holds that parameter) and the curve ends there with ``LEFT_WINDOW``; a corrected point that
-    overshoots the window is retried along its chord. A finished state comes back with ``accepted = False``."""
+    """Predict and correct one point, halving ``ds`` and retrying on failure. Returns the moved state (not yet observed:
+    its ``tests``, ``events`` and ``extra`` are the old ones), the system's value and Jacobian there, and the step's
+    context. A predictor that leaves the window is replaced by one that lands on its edge (the corrector then holds that
+    parameter) and the curve ends there with ``LEFT_WINDOW``; a corrected point that overshoots the window is retried
+    along its chord. A finished state comes back with ``accepted = False``."""
     s, u, t = settings, state.u, state.t
     lo, hi = s.bounds()
     natural = getattr(s, "natural", False)
@@ -183,8 +171,7 @@ def move(problem: ContinuationProblem, state: State, settings) -> tuple[State, j
 
 
 def conclude(before: State, after: State) -> State:
-    """``after`` if it was accepted, else ``before`` marked not accepted, with ``after``'s status (while running),
-    no events and the last step size tried."""
+    """``after`` if accepted, else ``before`` not accepted, with ``after``'s status (if running), no events, last ds."""
     running = before.status == BranchStatus.RUNNING
     failed = eqx.tree_at(lambda x: (x.accepted, x.status, x.events, x.ds), before,
                          (jnp.asarray(False), jnp.where(running, after.status, before.status).astype(jnp.int32),

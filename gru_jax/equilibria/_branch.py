@@ -14,14 +14,12 @@ _FLIP = (-1.0, -1.0, 1.0)     # t_p and det([[f_h, f_p], [t]]) change sign with 
 
 
 class SpecialPoints(Result):
-    """Special points of a branch in a fixed-size buffer of ``S`` slots; the first ``count`` are used.
-
-    ``kind`` (S,) ``SpecialKind`` code (-1 padding); ``p`` (S,), ``h`` (S, d) the located point;
-    ``interval`` (S, 2) indices of the two branch rows that bracket it and ``p_interval`` (S, 2) their
-    parameters; ``located`` (S,) ``LocateStatus`` code; ``residual`` (S,) ``max|f|`` there; ``omega`` (S,) the
-    Hopf frequency and ``l1`` (S,) the first Lyapunov coefficient (NaN unless Hopf); ``n_unstable`` (S,) at
-    the point, the critical eigenvalues counted as stable (the smaller count of the two bracketing rows);
-    ``count`` () slots used; ``n_detected`` () events detected (more than ``S`` means some were dropped).
+    """Special points of a branch in ``S`` fixed-size slots; the first ``count`` are used. ``kind`` (S,) ``SpecialKind``
+    code (-1 padding); ``p`` (S,), ``h`` (S, d) the located point; ``interval`` (S, 2) the two branch rows that bracket
+    it and ``p_interval`` (S, 2) their parameters; ``located`` (S,) ``LocateStatus`` code; ``residual`` (S,) ``max|f|``;
+    ``omega`` (S,), ``l1`` (S,) the Hopf frequency and first Lyapunov coefficient (NaN unless Hopf); ``n_unstable`` (S,)
+    at the point, critical eigenvalues counted as stable (the smaller count of the bracketing rows); ``count`` () slots
+    used; ``n_detected`` () events detected (above ``S``: some dropped).
     """
 
     kind: jax.Array
@@ -51,22 +49,19 @@ class SpecialPoints(Result):
             extra = (f"  omega={float(self.omega[i]):.6g} l1={float(self.l1[i]):+.4g}"
                      if int(self.kind[i]) == SpecialKind.HOPF else "")
             hs = " ".join(f"{v:+.6f}" for v in np.asarray(self.h[i])[:4]) + (" ..." if self.h.shape[-1] > 4 else "")
-            lines.append(f"  {i:>2} {label:<14} p={float(self.p[i]):+.10f}  h=[{hs}]"
-                         f"  n_unstable={int(self.n_unstable[i])}  "
-                         f"{LocateStatus(int(self.located[i])).name.lower()}{extra}")
+            lines.append(f"  {i:>2} {label:<14} p={float(self.p[i]):+.10f}  h=[{hs}]  n_unstable="
+                         f"{int(self.n_unstable[i])}  {LocateStatus(int(self.located[i])).name.lower()}{extra}")
         return "\n".join(lines)
 
 
 class Branch(Result):
-    """A continued branch of equilibria in ``N`` fixed-size rows; the first ``count`` hold points in order.
-
-    ``h`` (N, d), ``p`` (N,) the points; ``tangent`` (N, d+1) unit tangents along the direction of travel;
-    ``ds`` (N,) the step that reached each point; ``n_unstable`` (N,) eigenvalues with positive real part;
-    ``stability`` (N,) ``gru_jax.Kind`` code; ``residual`` (N,) ``max|f|``; ``newton`` (N,) corrector
-    iterations; ``tests`` (N, 3) the fold, branch-point and Hopf test values (``SpecialKind`` order; the
-    determinants row-scaled, see ``_testfns.scaled_det``); ``count`` (); ``status`` (2,)
-    ``BranchStatus`` codes saying how the first and the last row end the branch (``START`` for the start point of
-    a one-directional branch); ``special`` the located special points. Padding rows are NaN / -1.
+    """A continued branch of equilibria in ``N`` fixed-size rows; the first ``count`` hold points in order. ``h``
+    (N, d), ``p`` (N,) the points; ``tangent`` (N, d+1) unit tangents along the direction of travel; ``ds`` (N,) the
+    step that reached each point; ``n_unstable`` (N,) eigenvalues with positive real part; ``stability`` (N,)
+    ``gru_jax.Kind`` code; ``residual`` (N,) ``max|f|``; ``newton`` (N,) corrector iterations; ``tests`` (N, 3) the
+    fold, branch-point and Hopf test values (``SpecialKind`` order, see ``_testfns``); ``count`` (); ``status`` (2,)
+    ``BranchStatus`` codes of how the first and last rows end the branch (``START``: the start of a one-way branch);
+    ``special`` the located special points. Padding rows are NaN / -1.
     """
 
     h: jax.Array
@@ -94,12 +89,8 @@ class Branch(Result):
         k = int(self.count)
         p = np.asarray(self.p[:k])
         span = f"p from {p[0]:+.6g} to {p[-1]:+.6g}" if k else "no points"
-        kinds = ", ".join(f"{Kind(int(c)).label}" for c in _runs(np.asarray(self.stability[:k])))
+        codes = np.asarray(self.stability[:k])     # the stability kinds along the branch, each run once
+        kinds = ", ".join(Kind(int(c)).label for i, c in enumerate(codes) if c >= 0 and (i == 0 or c != codes[i - 1]))
         first, last = (BranchStatus(int(s)).name for s in np.asarray(self.status))
         return (f"Branch: {k} points, {span}; ends: {first} / {last}\n  stability along it: {kinds or '-'}\n"
                 + repr(self.special))
-
-
-def _runs(codes: np.ndarray) -> list[int]:
-    return [int(c) for i, c in enumerate(codes) if c >= 0 and (i == 0 or c != codes[i - 1])]
-

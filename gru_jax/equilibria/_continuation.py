@@ -1,5 +1,5 @@
-"""Public entry points ``continue_equilibria`` and ``continue_equilibria_both``: input checks before anything
-compiles, then one jitted program (init, loop, location) per field, parameter and buffer sizes."""
+"""``continue_equilibria`` and ``continue_equilibria_both``: input checks before anything compiles, then one jitted
+program (init, loop, location) per field, parameter and buffer sizes."""
 
 from __future__ import annotations
 
@@ -42,21 +42,16 @@ def _setup(params, param, h0, f, method, max_points, max_special, detect_hopf=Tr
                          f"({float(lo)}, {float(hi)}).")
     h0 = check_state(h0, params)
     check_field(f, h0, params, "start")
-    numbers.pop("direction")
-    settings = Settings(**{k: jnp.asarray(v, int if k == "max_newton" else float) for k, v in numbers.items()},
-                        natural=jnp.asarray(method == "natural"))
+    settings = Settings(**{k: jnp.asarray(v, int if k == "max_newton" else float) for k, v in numbers.items()
+                           if k != "direction"}, natural=jnp.asarray(method == "natural"))
     if not isinstance(detect_hopf, bool):
         raise ValueError(f"detect_hopf: expected True or False, got {detect_hopf!r}.")
     return Problem(f, params, param, detect_hopf), h0, settings
 
 
-def _p_window(given: dict, arguments: dict):
-    """The deprecated ``p_min``/``p_max`` as ``window=(lo, hi)``."""
-    return given.get("p_min", -np.inf), given.get("p_max", np.inf)
-
-
-#: ``p_min=``/``p_max=`` -> ``window=(lo, hi)`` (one release), ``h0=`` -> ``start=``
-WINDOW_ALIAS = Alias(("p_min", "p_max"), "window", _p_window, "window=(lo, hi)")
+#: the deprecated ``p_min=``/``p_max=`` -> ``window=(lo, hi)`` (one release)
+WINDOW_ALIAS = Alias(("p_min", "p_max"), "window", lambda given, _: (given.get("p_min", -np.inf),
+                                                                    given.get("p_max", np.inf)), "window=(lo, hi)")
 
 
 def window_numbers(window) -> dict:
@@ -70,20 +65,19 @@ def continue_equilibria(params, param: Param, start, *, f: VectorField | None = 
                         direction=1, ds=0.01, ds_min=1e-6, ds_max=0.1, window=None, tol=1e-10,
                         max_newton=10, grow=1.5, hyperbolic_tol=1e-8, max_points: int = 200,
                         max_special: int = 8, detect_hopf: bool = True) -> Branch:
-    """Continue the equilibrium near ``start`` of ``dh/dt = f(h, params)`` in the scalar ``param`` from its
-    value in ``params``, in one direction (``direction=+1``: increasing ``p`` at the start).
+    """Continue the equilibrium near ``start`` of ``dh/dt = f(h, params)`` in the scalar ``param`` from its value in
+    ``params``, one way (``direction=+1``: increasing ``p`` at the start).
 
-    ``start``: a state ``h0`` (d,) near an equilibrium at the parameter value in ``params``, or a located point
-    with ``.h`` and ``.p`` (a ``SpecialPoint``; its ``p`` is used). ``f`` defaults to ``params.vector_field``.
-    ``method``: ``"palc"`` (pseudo-arclength) or ``"natural"`` (natural parameter; stops at folds). ``ds`` first
-    step, kept in ``[ds_min, ds_max]``; ``window=(lo, hi)`` the parameter window (default unbounded; may be
-    traced); ``tol`` the Newton step tolerance. These, ``method``, ``direction``, ``max_newton``, ``grow`` and
-    ``hyperbolic_tol`` are traced: changing them does not recompile (pass the same ``f`` object to reuse the
-    compiled program). ``max_points`` rows and ``max_special`` special-point slots are static buffer sizes.
-    Folds, branch points and Hopf points (and neutral saddles) are detected in the loop and located;
-    ``detect_hopf=False`` (static) skips the Hopf test, whose cost grows like ``(d²/2)³`` (use it for large d:
-    Hopf points then show only as ``n_unstable`` changing by 2). Works under ``jax.vmap``, ``jax.jit`` and
-    ``jax.grad`` (of fold and Hopf locations); raises ``ValueError`` for bad input before compiling.
+    ``start``: a state ``h0`` (d,) near an equilibrium at that value, or a located point with ``.h`` and ``.p`` (a
+    ``SpecialPoint``; its ``p`` is used). ``f`` defaults to ``params.vector_field``. ``method``: ``"palc"``
+    (pseudo-arclength) or ``"natural"`` (natural parameter; stops at folds). ``ds`` first step, kept in ``[ds_min,
+    ds_max]``; ``window=(lo, hi)`` the parameter window (default unbounded); ``tol`` the Newton step tolerance. These,
+    ``method``, ``direction``, ``max_newton``, ``grow`` and ``hyperbolic_tol`` are traced (no recompiles; pass the same
+    ``f`` object to reuse the program); ``max_points`` rows and ``max_special`` slots are static buffer sizes. Folds,
+    branch points and Hopf points (and neutral saddles) are detected and located; ``detect_hopf=False`` (static) skips
+    the Hopf test, whose cost grows like ``(d²/2)³`` (Hopf points then show only as ``n_unstable`` changing by 2).
+    Works under ``jax.vmap``, ``jax.jit`` and ``jax.grad`` (of fold and Hopf locations); raises ``ValueError`` for bad
+    input before compiling.
     """
     params, h0 = start_point(start, params, as_param(param))
     problem, h0, settings = _setup(params, param, h0, f, method, max_points, max_special, detect_hopf,
@@ -97,16 +91,14 @@ def continue_equilibria_both(params, param: Param, start, *, f: VectorField | No
                              method: str = "palc", ds=0.01, ds_min=1e-6, ds_max=0.1, window=None, tol=1e-10,
                              max_newton=10, grow=1.5, hyperbolic_tol=1e-8, max_points: int = 200,
                              max_special: int = 8, detect_hopf: bool = True) -> Branch:
-    """``continue_equilibria`` in both directions from the same start, joined into one branch that runs through
-    the start in the direction of increasing ``p``: ``2 max_points - 1`` rows, ``2 max_special`` slots;
-    ``status`` (2,) says how each end ended. A closed loop is traversed once each way."""
+    """``continue_equilibria`` both ways, joined into one branch through ``start`` towards increasing ``p``: ``2
+    max_points - 1`` rows, ``2 max_special`` slots, ``status`` (2,) of each end (a closed loop: once each way)."""
     params, h0 = start_point(start, params, as_param(param))
     problem, h0, settings = _setup(params, param, h0, f, method, max_points, max_special, detect_hopf, direction=1,
                                    ds=ds, ds_min=ds_min, ds_max=ds_max, **window_numbers(window), tol=tol,
                                    max_newton=max_newton, grow=grow, hyperbolic_tol=hyperbolic_tol)
-    backward, forward = (_one(problem, h0, settings, jnp.asarray(dr, float), max_points, max_special)
-                         for dr in (-1.0, 1.0))       # one compiled program: the direction is traced
-    return _join(backward, forward)
+    # backward, forward: one compiled program (the direction is traced)
+    return _join(*(_one(problem, h0, settings, jnp.asarray(dr, float), max_points, max_special) for dr in (-1.0, 1.0)))
 
 
 def continuation(*args, **kwargs) -> Branch:

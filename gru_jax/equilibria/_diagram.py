@@ -2,12 +2,10 @@
 
 1. Discovery: ``find_fixed_points`` at ``sample`` parameter values across the window (its ends included).
 2. Every discovered equilibrium is continued both ways inside the window, in batches of one compiled program
-   (``_switch.run_lanes``); a branch whose points lie on a branch already kept is the same curve and dropped;
-   a closed loop is kept once around.
-3. At every branch point that lies on one kept branch only, the other branch is switched onto (repeated for
-   the new branches, up to ``max_branches``).
-4. The special points of all branches, each once: fold, branch point, Hopf (neutral saddles dropped; a fold
-   found at a branch point, as on a pitchfork's side branch, is the branch point).
+   (``_switch.run_lanes``); a branch on a kept one is the same curve and dropped; a closed loop is kept once around.
+3. At every branch point on one kept branch only, the other branch is switched onto (repeated, up to ``max_branches``).
+4. The special points of all branches, each once: fold, branch point, Hopf (neutral saddles dropped; a fold found at a
+   branch point, as on a pitchfork's side branch, is the branch point).
 """
 
 from __future__ import annotations
@@ -37,12 +35,10 @@ JSON_TYPE = {SpecialKind.FOLD: "fold", SpecialKind.BRANCH_POINT: "branch point",
 
 @dataclasses.dataclass(repr=False)
 class DiagramPoints(ResultMixin):
-    """The special points of a diagram, one row each (numpy columns, K rows).
-
-    ``kind`` ``SpecialKind`` code; ``p``, ``h`` (K, d) the point; ``l1``, ``omega`` (NaN unless Hopf);
-    ``located`` ``LocateStatus`` code; ``n_unstable`` at the point; ``branch`` the lowest index of the branches
-    it was found on; ``switch`` the ``SwitchStatus`` of the switch made there (-1: none; a branch point on two kept
-    branches needs none)."""
+    """The special points of a diagram, one row each (numpy columns, K rows): ``kind`` ``SpecialKind`` code; ``p``,
+    ``h`` (K, d) the point; ``l1``, ``omega`` (NaN unless Hopf); ``located`` ``LocateStatus`` code; ``n_unstable`` at
+    the point; ``branch`` the lowest index of the branches it was found on; ``switch`` the ``SwitchStatus`` of the
+    switch made there (-1: none; a branch point on two kept branches needs none)."""
 
     kind: np.ndarray
     p: np.ndarray
@@ -114,6 +110,7 @@ class Diagram(ResultMixin):
         if "n_branches" not in data.files:
             raise cls._not_saved(path, "no n_branches entry")
         get = lambda prefix, names: {k: data[f"{prefix}.{k}"] for k in names}
+        _names = lambda module_cls: [f.name for f in dataclasses.fields(module_cls)]
         branches = [Branch(**get(f"b{i}", [n for n in _names(Branch) if n != "special"]),
                            special=SpecialPoints(**get(f"b{i}.special", _names(SpecialPoints))))
                     for i in range(int(data["n_branches"]))]
@@ -123,16 +120,11 @@ class Diagram(ResultMixin):
         return cls(branches, points, param, tuple(float(x) for x in data["span"]))
 
 
-def _names(module_cls) -> list[str]:
-    return [f.name for f in dataclasses.fields(module_cls)]
-
-
 # ---- geometry in scaled (h, p) coordinates -------------------------------------------------------------------
 
 def curve_distance(q: np.ndarray, branch: Branch, scale: np.ndarray) -> float:
-    """Scaled max-norm distance from ``q`` (d+1,) to the cubic Hermite curve through the rows of ``branch``
-    (trimmed) with their tangents, on the segments next to its two rows nearest to ``q``: the foot of the
-    perpendicular by a few Newton steps from the projection onto each chord."""
+    """Scaled max-norm distance from ``q`` (d+1,) to the cubic Hermite curve through the rows of ``branch`` (trimmed)
+    and their tangents, on the segments next to its two rows nearest ``q`` (the foot by a few Newton steps)."""
     u = np.column_stack([np.asarray(branch.h), np.asarray(branch.p)]) / scale
     x = q / scale
     n = len(u)
@@ -163,8 +155,8 @@ def on_any(q: np.ndarray, branches: list[Branch], scale: np.ndarray) -> bool:
 
 
 def representatives(branch: Branch) -> np.ndarray:
-    """Four rows (4, d+1) at 1/5 .. 4/5 along a trimmed branch: away from its ends and from the middle, where
-    it may meet another branch (a switched branch starts next to the branch point, in its middle)."""
+    """Four rows (4, d+1) at 1/5 .. 4/5 along a trimmed branch: away from its ends and from the middle, where it may
+    meet another branch (a switched branch starts next to the branch point, in its middle)."""
     n = int(branch.count)
     rows = np.unique(np.clip(np.round(np.array([0.2, 0.4, 0.6, 0.8]) * (n - 1)).astype(int), 0, n - 1))
     return np.column_stack([np.asarray(branch.h)[rows], np.asarray(branch.p)[rows]])
@@ -201,9 +193,9 @@ def once_around(branch: Branch, start: int) -> Branch:
 # ---- special points ------------------------------------------------------------------------------------------
 
 def collect(branches: list[Branch], scale: np.ndarray) -> list[dict]:
-    """Special points of all branches, each once, as dicts with ``members``: the ``(branch, slot)`` pairs where
-    it was found. Branch points first (so a fold found at a branch point is merged into it), located ones
-    first (they represent the point); neutral saddles and points whose location gave NaN are dropped."""
+    """Special points of all branches, each once, as dicts with ``members``: the ``(branch, slot)`` pairs where it was
+    found. Branch points first (a fold found at one is merged into it), located ones first (they represent the
+    point); neutral saddles and points whose location gave NaN are dropped."""
     rows = []
     order = sorted((int(k != SpecialKind.BRANCH_POINT), int(br.special.located[s] != LocateStatus.CONVERGED), b, s)
                    for b, br in enumerate(branches) for s, k in enumerate(np.asarray(br.special.kind)) if k in KINDS)
@@ -233,22 +225,20 @@ def _reach(branch: Branch, slot: int, scale: np.ndarray) -> float:
 
 
 def table(rows: list[dict], switched: dict, d: int) -> DiagramPoints:
-    """The ``DiagramPoints`` of ``collect``'s rows, sorted by parameter; ``switched`` maps ``(branch, slot)`` to
-    the ``SwitchStatus`` of a switch made there."""
+    """The ``DiagramPoints`` of ``collect``'s rows, sorted by parameter; ``switched`` maps ``(branch, slot)`` to the
+    ``SwitchStatus`` of a switch made there."""
     rows = sorted(rows, key=lambda r: (r["u"][-1], r["kind"]))
-    col = lambda get, dtype: np.array([get(r) for r in rows], dtype)
-    switch = lambda r: next((switched[m] for m in r["members"] if m in switched), -1)
-    return DiagramPoints(kind=col(lambda r: r["kind"], np.int32), p=col(lambda r: r["u"][-1], float),
-                         h=col(lambda r: r["u"][:-1], float).reshape(-1, d), l1=col(lambda r: r["l1"], float),
-                         omega=col(lambda r: r["omega"], float), located=col(lambda r: r["located"], np.int32),
-                         n_unstable=col(lambda r: r["n_unstable"], np.int32),
-                         branch=col(lambda r: min(b for b, _ in r["members"]), np.int32),
-                         switch=col(switch, np.int32))
+    col = lambda get, dtype=np.int32: np.array([get(r) for r in rows], dtype)
+    u = col(lambda r: r["u"], float).reshape(-1, d + 1)
+    return DiagramPoints(**{k: col(lambda r: r[k], float if k in ("l1", "omega") else np.int32)
+                            for k in ("kind", "l1", "omega", "located", "n_unstable")}, p=u[:, -1], h=u[:, :-1],
+                         branch=col(lambda r: min(b for b, _ in r["members"])),
+                         switch=col(lambda r: next((switched[m] for m in r["members"] if m in switched), -1)))
 
 
 # ---- the driver ----------------------------------------------------------------------------------------------
 
-def _check(window, sample, max_branches, n_seeds, eps) -> tuple[float, float]:
+def _check(window, sample, max_branches, n_seeds) -> tuple[float, float]:
     a, b = (float(x) for x in check_window(window, finite=True))
     counts = [("sample", sample, 2), ("max_branches", max_branches, 1)]
     if n_seeds is not None:
@@ -256,8 +246,6 @@ def _check(window, sample, max_branches, n_seeds, eps) -> tuple[float, float]:
     for name, value, low in counts:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name}: expected an int >= {low}, got {value!r}.")
-    if not (isinstance(eps, (int, float, np.floating)) and np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps: expected a finite float > 0, got {eps!r}.")
     return a, b
 
 
@@ -268,20 +256,18 @@ def bifurcation_diagram(params, param: Param, window, *, f=None, n_seeds: int | 
                         grow=1.5, hyperbolic_tol=1e-8, max_points: int = 400, max_special: int = 16,
                         lanes: int = LANES) -> Diagram:
     """The equilibrium branches of ``dh/dt = f(h, params)`` for ``param`` in ``window = (a, b)`` (finite) and their
-    folds, branch points and Hopf points.
-
-    Equilibria are found (``find_fixed_points``: ``n_seeds`` seeds in ``box``, default the model's state box;
-    a grid of 4096 for d <= 2, else 1024 random ones drawn with ``key``) at ``sample`` values evenly spread over
-    the window, ends included, and continued both ways inside it (options as ``continue_equilibria_both``; ``lanes``
-    one-way branches per batch of one compiled program); duplicates of a kept curve are dropped. With
-    ``follow_branch_points`` the other branch at each branch point met by one kept branch only is switched onto
-    (``eps`` from it, see ``switch_branch``), until none is left or ``max_branches`` are kept.
-    Raises ``ValueError`` for bad input (window, Param, batched or non-finite params, sizes) before compiling.
+    folds, branch points and Hopf points. Equilibria are found (``find_fixed_points``: ``n_seeds`` seeds in ``box``,
+    default the model's state box; a grid of 4096 for d <= 2, else 1024 random ones drawn with ``key``) at ``sample``
+    values evenly spread over the window, ends included, and continued both ways inside it (options as
+    ``continue_equilibria_both``; ``lanes`` one-way branches per compiled batch); duplicates of a kept curve are
+    dropped. With ``follow_branch_points`` the other branch at each branch point met by one kept branch only is switched
+    onto (``eps`` from it, see ``switch_branch``), until none is left or ``max_branches`` are kept. Raises
+    ``ValueError`` for bad input (window, Param, batched or non-finite params, sizes) before compiling.
     """
     as_param(param)
-    a, b = _check(window, sample, max_branches, n_seeds, eps)
+    a, b = _check(window, sample, max_branches, n_seeds)
     check_choice("method", method, METHODS)
-    check_lanes(lanes)
+    check_lanes(lanes, eps)
     validate_params(params)
     if batch_shape(params):
         raise ValueError(f"params holds a batch {batch_shape(params)}: build one diagram per parameter set.")

@@ -1,14 +1,12 @@
-"""Locating a detected special point between two consecutive branch points ``u_a``, ``u_b``.
+"""Locating a detected special point between two consecutive branch points ``u_a``, ``u_b``. No ``eig`` anywhere.
 
-1. Bracketing: Illinois (regula falsi) on the event's test function along the chord ``u_a → u_b``, each
-   trial point corrected onto the branch on the hyperplane orthogonal to the chord.
-2. Folds and Hopf points are then refined by Newton on the minimally augmented system ``(F(u), g(u)) = 0``,
-   ``g`` the bordered singularity test of ``M = f_h`` (fold) or ``M = 2 f_h ⊙ I`` (Hopf); its convergence is
-   their ``located`` status. A last Newton step makes the result differentiable in the params by the
-   implicit function theorem. Branch points keep the bracketing result (no gradient flows into them).
-3. A Hopf-test zero is a Hopf point if the eigenvalue pair with zero sum is complex (``det`` of the matrix
-   restricted to its invariant plane is positive, see ``critical_pair``), else a neutral saddle; at Hopf
-   points ``ω`` and the first Lyapunov coefficient are computed. No ``eig`` anywhere.
+1. Bracketing: Illinois (regula falsi) on the event's test function along the chord ``u_a → u_b``, each trial point
+   corrected onto the branch on the hyperplane orthogonal to the chord.
+2. Folds and Hopf points are refined by Newton on ``(F(u), g(u)) = 0``, ``g`` the bordered singularity test of
+   ``M = f_h`` (fold) or ``M = 2 f_h ⊙ I`` (Hopf); its convergence is their ``located`` status; a last Newton step
+   makes them differentiable in the params. Branch points keep the bracketing result (no gradient).
+3. A Hopf-test zero is a Hopf point if its zero-sum eigenvalue pair is complex (see ``critical_pair``), else a
+   neutral saddle; at Hopf points ``ω`` and the first Lyapunov coefficient are computed.
 """
 
 from __future__ import annotations
@@ -54,27 +52,28 @@ def singularity_matrix(F, u, hopf) -> jax.Array:
     return jnp.where(hopf, pad(bi), pad(jac_h))
 
 
-def augmented(F, hopf, border):
-    """``G(u) = (F(u), g(u))`` (d+1,), ``g`` from ``[[M, b], [c^T, 0]] [v; g] = e``, ``M`` the singularity matrix."""
+def null_vectors(m: jax.Array, border) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(v, w, g)`` from ``[[M, b], [c^T, 0]] [v; g] = e`` and its transpose ``[[M^T, c], [b^T, 0]] [w; g] = e``:
+    ``M v = -g b``, ``c·v = 1``, ``w^T M = -g c^T``, ``b·w = 1``; ``g = 0`` exactly when ``M`` is singular."""
     b, c = border
+    k = m.shape[0]
+    e = jnp.zeros(k + 1, m.dtype).at[-1].set(1.0)
+    big = jnp.concatenate([jnp.concatenate([m, b[:, None]], axis=1), jnp.append(c, 0.0)[None]], axis=0)
+    x, y = solve(big, e), solve(big.T, e)
+    return x[:k], y[:k], x[k]
 
-    def G(u):
-        m = singularity_matrix(F, u, hopf)
-        k = m.shape[0]
-        bordered = jnp.concatenate([jnp.concatenate([m, b[:, None]], axis=1), jnp.append(c, 0.0)[None]], axis=0)
-        g = solve(bordered, jnp.zeros(k + 1, u.dtype).at[-1].set(1.0))[-1]
-        return jnp.concatenate([F(u), g[None]])
-    return G
+
+def augmented(F, hopf, border):
+    """``G(u) = (F(u), g(u))`` (d+1,), ``g`` of ``null_vectors``, ``M`` the singularity matrix."""
+    return lambda u: jnp.append(F(u), null_vectors(singularity_matrix(F, u, hopf), border)[2])
 
 
 def refine(F, hopf, u0, settings: Settings):
-    """Newton on the minimally augmented fold (or Hopf) system from ``u0``. Returns ``(u, LocateStatus code, border,
-    jac)``: the borders are the singular vectors of the smallest singular value of ``M(u0)``, ``jac`` the
-    Jacobian of the augmented system at the last Newton iterate."""
+    """Newton on the augmented fold (or Hopf) system from ``u0``: ``(u, LocateStatus code, border, jac)``, the borders
+    the singular vectors of the smallest singular value of ``M(u0)``, ``jac`` that of the system at the last iterate."""
     left, _, right = jnp.linalg.svd(singularity_matrix(F, u0, hopf))
     border = (left[:, -1], right[-1])
-    G = augmented(F, hopf, border)
-    system = lambda u: (*value_and_jac(G, u), jnp.asarray(True))
+    system = lambda u: (*value_and_jac(augmented(F, hopf, border), u), jnp.asarray(True))
     res = newton(system, u0, settings.tol, 2 * settings.max_newton, exact_roots=False)
     status = jnp.where(~res.finite, LocateStatus.NONFINITE,
                        jnp.where(res.converged, LocateStatus.CONVERGED, LocateStatus.MAX_STEPS))
@@ -82,10 +81,8 @@ def refine(F, hopf, u0, settings: Settings):
 
 
 def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> dict:
-    """Locate one event of ``kind`` (detection code: fold, branch point or Hopf) bracketed by the consecutive
-    branch points ``u_a``, ``u_b`` (d+1,) with test values ``g_a``, ``g_b`` (tangents oriented along the
-    chord). Returns the special point's fields (see ``SpecialPoints``)."""
-    d = u_a.shape[0] - 1
+    """Locate one event of ``kind`` (fold, branch point or Hopf) bracketed by the consecutive branch points ``u_a``,
+    ``u_b`` (d+1,) with test values ``g_a``, ``g_b`` (tangents along the chord): the fields of ``SpecialPoints``."""
     F = problem.frozen().F
     u_bracket, status = bracket(F, kind, u_a, u_b, g_a, g_b, settings)
 
@@ -96,19 +93,29 @@ def locate(problem: Problem, settings: Settings, kind, u_a, u_b, g_a, g_b) -> di
     off = jnp.linalg.norm(u_r - (u_a + jnp.clip(s, 0.0, 1.0) * chord))
     near = (s > -0.5) & (s < 1.5) & (off <= jnp.linalg.norm(chord))
     st_r = jnp.where((st_r == LocateStatus.CONVERGED) & ~near, LocateStatus.OUTSIDE_BRACKET, st_r)
-    good = (st_r == LocateStatus.CONVERGED) & jnp.all(jnp.isfinite(u_r))
-    polished = implicit_step(augmented(problem.F, hopf, border), jnp.where(good, u_r, u_a),
-                      jnp.where(good, jac_r, jnp.eye(d + 1, dtype=jac_r.dtype)))
     is_bp = kind == SpecialKind.BRANCH_POINT
-    u = jnp.where(is_bp, u_bracket, jnp.where(good, polished, u_r))
-    located = jnp.where(is_bp, status, st_r)        # folds and Hopf points: the augmented Newton solve decides
+    u = jnp.where(is_bp, u_bracket, polish(problem.F, hopf, u_r, st_r, border, jac_r, u_a))
+    return fields(problem, u, kind, jnp.where(is_bp, status, st_r), hopf)   # folds, Hopf: the augmented solve decides
 
-    h, p = u[:d], u[d]
+
+def polish(F, hopf, u, status, border, jac, fallback) -> jax.Array:
+    """``u`` (d+1,) after a last Newton step on the augmented system (differentiable in the params by the implicit
+    function theorem) where ``status`` converged and ``u`` is finite; ``fallback`` keeps NaN out of gradients."""
+    good = (status == LocateStatus.CONVERGED) & jnp.all(jnp.isfinite(u))
+    step = implicit_step(augmented(F, hopf, border), jnp.where(good, u, fallback),
+                         jnp.where(good, jac, jnp.eye(u.shape[0], dtype=jac.dtype)))
+    return jnp.where(good, step, u)
+
+
+def fields(problem: Problem, u, kind, located, hopf) -> dict:
+    """The special point's fields at ``u`` (d+1,) (see ``SpecialPoints``); ``ω`` and ``l1`` where ``hopf`` (a Hopf-test
+    zero with a real critical pair is a ``NEUTRAL_SADDLE``), NaN elsewhere."""
+    h, p = u[:-1], u[-1]
     g = lambda y: problem.f(y, problem.at(p))
+    nan = jnp.full((), jnp.nan, h.dtype)
     out = dict(kind=jnp.asarray(kind, jnp.int32), h=h, p=p, located=located.astype(jnp.int32),
-               residual=jnp.max(jnp.abs(g(h))), omega=jnp.full((), jnp.nan, h.dtype),
-               l1=jnp.full((), jnp.nan, h.dtype))
-    if d >= 2 and problem.hopf:
+               residual=jnp.max(jnp.abs(g(h))), omega=nan, l1=nan)
+    if h.shape[0] >= 2 and hopf is not False:
         _, omega, l1 = hopf_point(g, h, jax.jacfwd(g)(h))
         out.update(kind=jnp.where(hopf & ~jnp.isfinite(omega), SpecialKind.NEUTRAL_SADDLE, kind).astype(jnp.int32),
                    omega=jnp.where(hopf, omega, jnp.nan), l1=jnp.where(hopf, l1, jnp.nan))

@@ -26,12 +26,9 @@ def derivative(g: Callable, h: jax.Array, *vectors: jax.Array) -> jax.Array:
 
 
 def critical_pair(a: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(trace, det)`` of ``a`` (d, d) restricted to the invariant plane of its eigenvalue pair ``λ_1 + λ_2 ≈ 0``.
-
-    The kernel of the bialternate product ``2A ⊙ I`` is the antisymmetric matrix ``V = x_1 ∧ x_2`` of the
-    pair's eigenvectors (``A V + V A^T = 0``); its column space is the plane. ``det > 0``: ``±iω`` with
-    ``ω² = det`` (Hopf); ``det < 0``: ``±μ`` real (neutral saddle). No ``eig``: two SVDs.
-    """
+    """``(trace, det)`` of ``a`` (d, d) restricted to the invariant plane of its eigenvalue pair ``λ_1 + λ_2 ≈ 0``:
+    the column space of the kernel ``V = x_1 ∧ x_2`` (``A V + V A^T = 0``) of ``2A ⊙ I``. No ``eig``: two SVDs.
+    ``det > 0``: ``±iω`` with ``ω² = det`` (Hopf); ``det < 0``: ``±μ`` real (neutral saddle)."""
     d = a.shape[0]
     kernel = jnp.linalg.svd(bialternate(a))[2][-1]
     i, j = pairs(d)
@@ -43,11 +40,9 @@ def critical_pair(a: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 def hopf_vectors(a: jax.Array, omega0) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(ω, q, p)`` for a (d, d) with eigenvalues near ``±iω0``: ``A q = iω q``, ``p^H A = iω p^H``,
-    ``<q, q> = 1``, ``<p, q> = 1``; ``ω`` is the two-sided Rayleigh quotient. Differentiable in ``a``.
-
-    The null vectors come from bordered systems ``[[A - iωI, b], [c^H, 0]]`` whose borders are the singular
-    vectors of the smallest singular value of ``A - iω0 I`` (held constant).
-    """
+    ``<q, q> = 1``, ``<p, q> = 1``; ``ω`` the two-sided Rayleigh quotient. Differentiable in ``a``. The null vectors
+    solve bordered systems ``[[A - iωI, b], [c^H, 0]]``, the borders the singular vectors of the smallest singular
+    value of ``A - iω0 I`` (held constant)."""
     d = a.shape[0]
     eye = jnp.eye(d)
     m0 = jax.lax.stop_gradient(a) - 1j * jax.lax.stop_gradient(omega0) * eye

@@ -1,9 +1,8 @@
 """Equilibria as a continuation problem: ``init`` a ``State`` at a start point, then ``step`` it (the core's one step).
 
-A point on the branch is ``u = (h, p)`` (d+1,). Pseudo-arclength continuation (PALC, the default) predicts
-along the unit tangent and corrects on the hyperplane orthogonal to it; natural-parameter continuation
-(``Settings.natural``) steps the parameter and corrects ``h`` at fixed ``p``. The tests at each point are the
-fold, branch-point and Hopf test functions of ``_testfns``.
+A point is ``u = (h, p)`` (d+1,). Pseudo-arclength continuation (PALC, the default) predicts along the unit tangent
+and corrects on the hyperplane orthogonal to it; natural-parameter continuation (``Settings.natural``) steps ``p`` and
+corrects ``h`` at fixed ``p``. The tests at each point are the fold, branch-point and Hopf tests of ``_testfns``.
 """
 
 from __future__ import annotations
@@ -22,14 +21,10 @@ from ..core._param import Param
 from ._testfns import evaluate_tests
 
 
-def _array(x):
-    return jnp.asarray(x)
-
-
 class Problem(ContinuationProblem):
-    """Equilibria of ``f(h, params)`` (e.g. ``gru_jax.vector_field``) continued in ``param``; the start
-    parameter is ``param.get(params)``. ``f``, ``param`` and ``hopf`` (whether the loop evaluates the Hopf
-    test) are static: reuse the same objects to reuse compiles."""
+    """Equilibria of ``f(h, params)`` (e.g. ``gru_jax.vector_field``) continued in ``param`` from ``param.get(params)``.
+    ``f``, ``param`` and ``hopf`` (whether the loop evaluates the Hopf test) are static: reuse them to reuse compiles.
+    """
 
     f: Callable = eqx.field(static=True)
     params: Any
@@ -49,8 +44,7 @@ class Problem(ContinuationProblem):
         return self.f(u[:-1], self.at(u[-1]))
 
     def system(self, u: jax.Array, context=None):
-        value, jac = value_and_jac(self.F, u)
-        return value, jac, jnp.asarray(True)
+        return (*value_and_jac(self.F, u), jnp.asarray(True))
 
     def observe(self, before: State, after: State, value, jac, context, settings) -> State:
         """The fold, branch-point and Hopf tests (3,) at the new point and their sign changes."""
@@ -63,26 +57,24 @@ class Problem(ContinuationProblem):
 
 
 class Settings(eqx.Module):
-    """Step sizes, window and tolerances: all array leaves, so changing them does not recompile.
-
-    ``ds`` first step (arclength, or parameter step when ``natural``), kept in ``[ds_min, ds_max]``;
-    grown by ``grow`` after a corrector that took at most ``max_newton // 2`` iterations, halved after a
-    failure. ``[p_min, p_max]`` the parameter window; ``tol`` the Newton step tolerance (max-norm);
-    ``hyperbolic_tol`` for counting unstable eigenvalues of stored points (see ``gru_jax.classify``);
-    ``natural`` (bool): natural-parameter instead of pseudo-arclength continuation. It cannot pass folds:
-    there its step shrinks below ``ds_min`` and the branch ends.
+    """Step sizes, window and tolerances: all array leaves, so changing them does not recompile. ``ds`` first step
+    (arclength, or parameter step when ``natural``), kept in ``[ds_min, ds_max]``; grown by ``grow`` after a corrector
+    that took at most ``max_newton // 2`` iterations, halved after a failure. ``[p_min, p_max]`` the parameter window;
+    ``tol`` the Newton step tolerance (max-norm); ``hyperbolic_tol`` for counting unstable eigenvalues of stored points
+    (see ``gru_jax.classify``); ``natural`` (bool): natural-parameter instead of pseudo-arclength continuation. It
+    cannot pass folds: there its step shrinks below ``ds_min`` and the branch ends.
     """
 
-    ds: jax.Array = eqx.field(converter=_array, default=0.01)
-    ds_min: jax.Array = eqx.field(converter=_array, default=1e-6)
-    ds_max: jax.Array = eqx.field(converter=_array, default=0.1)
-    p_min: jax.Array = eqx.field(converter=_array, default=-jnp.inf)
-    p_max: jax.Array = eqx.field(converter=_array, default=jnp.inf)
-    tol: jax.Array = eqx.field(converter=_array, default=1e-10)
-    max_newton: jax.Array = eqx.field(converter=_array, default=10)
-    grow: jax.Array = eqx.field(converter=_array, default=1.5)
-    hyperbolic_tol: jax.Array = eqx.field(converter=_array, default=1e-8)
-    natural: jax.Array = eqx.field(converter=_array, default=False)
+    ds: jax.Array = eqx.field(converter=jnp.asarray, default=0.01)
+    ds_min: jax.Array = eqx.field(converter=jnp.asarray, default=1e-6)
+    ds_max: jax.Array = eqx.field(converter=jnp.asarray, default=0.1)
+    p_min: jax.Array = eqx.field(converter=jnp.asarray, default=-jnp.inf)
+    p_max: jax.Array = eqx.field(converter=jnp.asarray, default=jnp.inf)
+    tol: jax.Array = eqx.field(converter=jnp.asarray, default=1e-10)
+    max_newton: jax.Array = eqx.field(converter=jnp.asarray, default=10)
+    grow: jax.Array = eqx.field(converter=jnp.asarray, default=1.5)
+    hyperbolic_tol: jax.Array = eqx.field(converter=jnp.asarray, default=1e-8)
+    natural: jax.Array = eqx.field(converter=jnp.asarray, default=False)
 
     def bounds(self) -> tuple[jax.Array, jax.Array]:
         """The window ``([p_min], [p_max])``."""
@@ -96,13 +88,21 @@ def init(problem: Problem, h0: jax.Array, settings: Settings, direction=1.0) -> 
     h, seed = fixed_point(problem.params, h0, f=problem.f, tol=settings.tol, max_newton=10 * settings.max_newton)
     u = jnp.concatenate([h, p0[None]]).astype(h.dtype)
     value, jac = value_and_jac(problem.F, u)
+    return start_state(u, jnp.max(jnp.abs(value)), jac, seed == SeedStatus.CONVERGED, direction, settings,
+                       lambda t: evaluate_tests(jac, t, problem.hopf))
+
+
+def start_state(u, residual, jac, ok, direction, settings, tests, key=lambda t: t[-1], **extra) -> State:
+    """The ``State`` of a corrected start ``u`` with the system's ``residual`` and ``jac`` there: the tangent is the
+    kernel of ``jac``, oriented so ``key(t)`` has the sign of ``direction``; ``tests(t)`` its test values;
+    ``start_status`` of ``ok`` (and finite ``jac`` and ``t``)."""
     t = jnp.linalg.svd(jac)[2][-1]
-    t = jnp.where(t[-1] * direction < 0, -t, t)
-    ok = (seed == SeedStatus.CONVERGED) & jnp.all(jnp.isfinite(jac)) & jnp.all(jnp.isfinite(t))
-    status = start_status(ok, u, settings)
-    return State(u=u, t=t, ds=jnp.asarray(settings.ds, u.dtype), last_ds=jnp.zeros((), u.dtype),
-                 tests=evaluate_tests(jac, t, problem.hopf), events=jnp.zeros(3, bool), residual=jnp.max(jnp.abs(value)),
-                 newton=jnp.asarray(0, jnp.int32), accepted=status == BranchStatus.RUNNING, status=status)
+    t = jnp.where(key(t) * direction < 0, -t, t)
+    status = start_status(ok & jnp.all(jnp.isfinite(jac)) & jnp.all(jnp.isfinite(t)), u, settings)
+    g = tests(t)
+    return State(u=u, t=t, ds=jnp.asarray(settings.ds, u.dtype), last_ds=jnp.zeros((), u.dtype), tests=g,
+                 events=jnp.zeros(g.shape, bool), residual=residual, newton=jnp.asarray(0, jnp.int32),
+                 accepted=status == BranchStatus.RUNNING, status=status, **extra)
 
 
 __all__ = ["Problem", "Settings", "State", "init", "predict", "step"]

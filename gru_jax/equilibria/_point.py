@@ -11,9 +11,7 @@ from .._validate import renamed
 from ._continuation import _setup
 from ..core._compile import top_level_or_nested
 from ..core._inputs import start_point
-from ..core._newton import implicit_step
-from ._locate import augmented, refine
-from ._lyapunov import hopf_point
+from ._locate import fields, polish, refine
 from ._palc import Problem, Settings
 from ..core._param import Param, as_param
 from ..core._result import Result
@@ -50,20 +48,9 @@ class SpecialPoint(Result):
 
 
 def _locate(problem: Problem, settings: Settings, u0: jax.Array, hopf: bool) -> SpecialPoint:
-    frozen = problem.frozen()
-    u, status, border, jac = refine(frozen.F, hopf, jax.lax.stop_gradient(u0), settings)
-    good = (status == LocateStatus.CONVERGED) & jnp.all(jnp.isfinite(u))
-    safe_u, safe_jac = jnp.where(good, u, u0), jnp.where(good, jac, jnp.eye(u.shape[0], dtype=u.dtype))
-    u = jnp.where(good, implicit_step(augmented(problem.F, hopf, border), safe_u, safe_jac), u)
-    h, p = u[:-1], u[-1]
-    g = lambda y: problem.f(y, problem.at(p))
-    kind = jnp.asarray(SpecialKind.HOPF if hopf else SpecialKind.FOLD, jnp.int32)
-    omega = l1 = jnp.full((), jnp.nan, u.dtype)
-    if hopf:
-        _, omega, l1 = hopf_point(g, h, jax.jacfwd(g)(h))
-        kind = jnp.where(jnp.isfinite(omega), kind, SpecialKind.NEUTRAL_SADDLE).astype(jnp.int32)
-    return SpecialPoint(kind=kind, p=p, h=h, located=status.astype(jnp.int32), residual=jnp.max(jnp.abs(g(h))),
-                        omega=omega, l1=l1)
+    u, status, border, jac = refine(problem.frozen().F, hopf, jax.lax.stop_gradient(u0), settings)
+    u = polish(problem.F, hopf, u, status, border, jac, u0)
+    return SpecialPoint(**fields(problem, u, SpecialKind.HOPF if hopf else SpecialKind.FOLD, status, hopf))
 
 
 _compiled = top_level_or_nested(_locate)
@@ -72,9 +59,8 @@ _compiled = top_level_or_nested(_locate)
 def _locate_public(params, param, start, f, tol, max_newton, hopf: bool) -> SpecialPoint:
     params, h = start_point(start, params, as_param(param), pair=True)
     p = jax.lax.stop_gradient(param.validate(params).get(params))     # a guess: no derivative flows from it
-    problem, h0, settings = _setup(params, param, h, f, "palc", 2, 1, direction=1, ds=0.01, ds_min=1e-6,
-                                   ds_max=0.1, p_min=-jnp.inf, p_max=jnp.inf, tol=tol, max_newton=max_newton,
-                                   grow=1.5, hyperbolic_tol=1e-8)
+    problem, h0, settings = _setup(params, param, h, f, "palc", 2, 1, direction=1, p_min=-jnp.inf, p_max=jnp.inf,
+                                   tol=tol, max_newton=max_newton)     # the other Settings fields: their defaults
     if hopf and h0.shape[0] < 2:
         raise ValueError(f"locate_hopf needs a state of dimension >= 2, got {h0.shape[0]}.")
     u0 = jnp.concatenate([h0, jnp.asarray(p, h0.dtype)[None]])
@@ -84,20 +70,18 @@ def _locate_public(params, param, start, f, tol, max_newton, hopf: bool) -> Spec
 @renamed(guess="start")
 def locate_fold(params, param: Param, start, *, f: VectorField | None = None, tol=1e-10,
                 max_newton=10) -> SpecialPoint:
-    """The fold (saddle-node) of the equilibria of ``dh/dt = f(h, params)`` in ``param`` nearest the guess
-    ``start``: a state ``h0`` (d,) at the parameter value in ``params``, or a located point with ``.h`` and ``.p``
-    (a ``SpecialPoint``; ``(h, p)`` is the deprecated form). Newton (``tol``, at most ``max_newton`` steps) on
-    ``(f, g) = 0``, ``g`` the bordered singularity test of ``f_h``. ``jax.grad`` of ``.p`` or ``.h`` w.r.t. the
-    params is the implicit-function derivative; ``.located`` says whether Newton converged (never raises from
-    traced code)."""
+    """The fold (saddle-node) of the equilibria of ``dh/dt = f(h, params)`` in ``param`` nearest the guess ``start``: a
+    state ``h0`` (d,) at the parameter value in ``params``, or a located point with ``.h`` and ``.p`` (a
+    ``SpecialPoint``; ``(h, p)`` is the deprecated form). Newton (``tol``, at most ``max_newton`` steps) on
+    ``(f, g) = 0``, ``g`` the bordered singularity test of ``f_h``. ``jax.grad`` of ``.p`` or ``.h`` w.r.t. the params
+    is the implicit-function derivative; ``.located`` says whether Newton converged (never raises from traced code)."""
     return _locate_public(params, param, start, f, tol, max_newton, hopf=False)
 
 
 @renamed(guess="start")
 def locate_hopf(params, param: Param, start, *, f: VectorField | None = None, tol=1e-10,
                 max_newton=10) -> SpecialPoint:
-    """The Hopf point nearest the guess ``start`` (as for ``locate_fold``), as ``locate_fold`` with ``g`` the
-    bordered test of the bialternate product ``2 f_h ⊙ I``; with the frequency ``omega`` and first Lyapunov
-    coefficient ``l1`` (``< 0``: supercritical), all differentiable. A neutral saddle found instead is reported
-    as such."""
+    """The Hopf point nearest the guess ``start``, as ``locate_fold`` with ``g`` the bordered test of ``2 f_h ⊙ I``;
+    with the frequency ``omega`` and first Lyapunov coefficient ``l1`` (``< 0``: supercritical), all differentiable.
+    A neutral saddle found instead is reported as such."""
     return _locate_public(params, param, start, f, tol, max_newton, hopf=True)

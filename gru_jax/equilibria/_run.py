@@ -1,7 +1,6 @@
-"""Equilibrium branches from the core driver (rows and the recorded sign changes of the test functions); afterwards one
-batched eigenvalue call for the stability of every row, and the location of every recorded event. Rows and located folds
-/ Hopf points are differentiable in the params by the implicit function theorem, one bordered solve per row (never
-through the loop)."""
+"""Equilibrium branches from the core driver; afterwards one batched eigenvalue call for the stability of every row, and
+the location of every recorded sign change of a test function. Rows and located folds / Hopf points are differentiable
+in the params by the implicit function theorem, one bordered solve per row (never through the loop)."""
 
 from __future__ import annotations
 
@@ -18,26 +17,22 @@ from ._palc import Problem, Settings, State
 
 
 def run(problem: Problem, state: State, settings: Settings, max_points: int, max_special: int) -> Branch:
-    """Drive ``step`` from ``state`` (an ``init`` result) until the branch ends, returns to its start
-    (``CLOSED_LOOP``) or fills ``max_points`` rows; locate the recorded events afterwards (at most
-    ``max_special``). Pure: jit and vmap freely. Gradients flow into the rows (``h`` and ``p``: each row
-    moves with the params inside its hyperplane, normal to its tangent, or at fixed ``p`` for natural
-    continuation) and into the located fold and Hopf points; not into branch points."""
+    """Drive ``step`` from ``state`` (an ``init`` result) until the branch ends, returns to its start (``CLOSED_LOOP``)
+    or fills ``max_points`` rows; then locate the recorded events (at most ``max_special``). Pure: jit and vmap freely.
+    Gradients flow into the rows (each moves with the params inside its hyperplane, normal to its tangent, or at fixed
+    ``p`` for natural continuation) and into the located fold and Hopf points; not into branch points."""
     frozen = problem.frozen()
-    settings = jax.lax.stop_gradient(settings)
-    state = jax.lax.stop_gradient(state)
+    settings, state = jax.lax.stop_gradient(settings), jax.lax.stop_gradient(state)
     n, d1, dtype = max_points, state.u.shape[0], state.u.dtype
     result = drive(frozen, state, settings, max_points, max_special)
-    rows, count = result.rows, result.count
-    end = result.end
+    rows, count, end = result.rows, result.count, result.end
     first = jnp.where(state.accepted, BranchStatus.START, state.status)
 
     # stability of every stored point: one batched eigenvalue call after the loop
     used = jnp.arange(n) < count
     safe_u, safe_t = (jnp.where(used[:, None], rows[k], x) for k, x in (("u", state.u), ("tangent", state.t)))
     jac = jax.vmap(lambda u: value_and_jac(frozen.F, u)[1])(safe_u)
-    jac_h = jac[:, :, :-1]
-    ev, ev_ok = eigvals(jnp.where(used[:, None, None], jac_h, -jnp.eye(d1 - 1, dtype=dtype)))
+    ev, ev_ok = eigvals(jnp.where(used[:, None, None], jac[:, :, :-1], -jnp.eye(d1 - 1, dtype=dtype)))
     ev = jnp.where(ev_ok[:, None], ev, jnp.nan)
     n_unst = jnp.where(used, n_unstable(ev, settings.hyperbolic_tol), -1)
     stability = jnp.where(used, classify(ev, settings.hyperbolic_tol), -1)
@@ -60,17 +55,14 @@ def run(problem: Problem, state: State, settings: Settings, max_points: int, max
     mask = lambda x, fill: jnp.where(valid.reshape(valid.shape + (1,) * (x.ndim - 1)), x, fill)
     interval = jnp.stack([a, a + 1], axis=1)
     special = SpecialPoints(
-        kind=found["kind"], p=found["p"], h=found["h"],
-        interval=mask(interval, -1).astype(jnp.int32), p_interval=mask(rows["u"][interval, -1], jnp.nan),
-        located=found["located"], residual=found["residual"], omega=found["omega"], l1=found["l1"],
+        **found, interval=mask(interval, -1).astype(jnp.int32), p_interval=mask(rows["u"][interval, -1], jnp.nan),
         n_unstable=mask(jnp.minimum(n_unst[interval[:, 0]], n_unst[interval[:, 1]]), -1),   # the critical
         count=jnp.sum(valid).astype(jnp.int32), n_detected=result.detected)                  # ones count as stable
     u = jax.vmap(lambda u, t, j: implicit_row(problem, u, t, j, settings.natural))(safe_u, safe_t, jac)
     u = jnp.where(used[:, None], u, jnp.nan)     # padding rows: finite stand-ins above keep NaN out of gradients
-    return Branch(h=u[:, :-1], p=u[:, -1], tangent=rows["tangent"], ds=rows["ds"],
-                  n_unstable=n_unst, stability=stability, residual=rows["residual"],
-                  newton=rows["newton"], tests=rows["tests"], count=count,
-                  status=jnp.stack([first, end]).astype(jnp.int32), special=special)
+    return Branch(h=u[:, :-1], p=u[:, -1], tangent=rows["tangent"], ds=rows["ds"], n_unstable=n_unst,
+                  stability=stability, residual=rows["residual"], newton=rows["newton"], tests=rows["tests"],
+                  count=count, status=jnp.stack([first, end]).astype(jnp.int32), special=special)
 
 
 def implicit_row(problem: Problem, u, t, jac, natural) -> jax.Array:

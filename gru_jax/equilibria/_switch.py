@@ -1,10 +1,9 @@
 """Branch switching at a simple branch point, and the one compiled program that starts branches in batches.
 
-At a simple branch point ``u*`` the (d, d+1) Jacobian ``[f_h, f_p]`` has a 2-D kernel ``span(φ1, φ2)`` (``φ1``
-along the old branch) and a left null vector ``ψ``. The tangents ``α φ1 + β φ2`` of the branches through ``u*``
-are the roots of the algebraic branching equation ``ψ·F''[αφ1 + βφ2, αφ1 + βφ2] = 0``; the root far from
-``φ1`` is the new branch's direction ``t2``. The predictor ``u* + eps t2`` is corrected on the hyperplane
-orthogonal to ``t2`` and the new branch is continued both ways from there, so it runs through ``u*``.
+At a simple branch point ``u*`` the (d, d+1) Jacobian ``[f_h, f_p]`` has a kernel ``span(φ1, φ2)`` (``φ1`` along the
+old branch) and a left null vector ``ψ``. The tangents ``α φ1 + β φ2`` of the branches through ``u*`` are the roots
+of the algebraic branching equation ``ψ·F''[αφ1 + βφ2, αφ1 + βφ2] = 0``; the root far from ``φ1`` is the new
+branch's direction ``t2``. ``u* + eps t2``, corrected orthogonally to ``t2``, is continued both ways.
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._branch import Branch, join
-from .._validate import renamed
-from ._continuation import WINDOW_ALIAS, _setup, window_numbers
+from .._validate import check_window, renamed
+from ._continuation import WINDOW_ALIAS, _setup
 from ..core._compile import top_level_or_nested
 from ..core._newton import newton, system_of, value_and_jac
 from ._lyapunov import derivative
@@ -61,32 +60,28 @@ def branching_directions(F, u: jax.Array, t_old: jax.Array) -> tuple[jax.Array, 
 
 def first_point(F, settings: Settings, u0, t_old, eps, switching):
     """The corrected first point (d+1,) of a branch, its reference direction (d+1,) and a ``SwitchStatus`` code.
-
-    ``switching``: ``u0`` is a branch point and ``t_old`` the old branch's direction there; the predictor
-    ``u0 + eps t2`` is corrected on the hyperplane orthogonal to ``t2``. Otherwise ``u0`` is an equilibrium
-    guess, corrected at fixed parameter (reference direction ``e_p``)."""
+    ``switching``: ``u0`` is a branch point and ``t_old`` the old branch's direction there; ``u0 + eps t2`` is
+    corrected orthogonally to ``t2``. Otherwise ``u0`` is an equilibrium guess, corrected at fixed ``p`` (``e_p``)."""
     e_p = jnp.zeros_like(u0).at[-1].set(1.0)
     t2, phi1 = branching_directions(F, u0, t_old)
     row = jnp.where(switching, t2, e_p)
     target = u0 + jnp.where(switching, eps, 0.0) * row
     res = newton(system_of(F), target, settings.tol, settings.max_newton, border=(row, target),
                  cap=jnp.where(switching, eps, jnp.inf))
-    v, converged = res.v, res.converged
-    w = v - u0
+    w = res.v - u0
     off = jnp.linalg.norm(w - jnp.dot(w, phi1) * phi1)                  # distance from the old branch's line
     sine = jnp.sqrt(jnp.maximum(0.0, 1.0 - jnp.dot(t2, phi1) ** 2))
     old = switching & ~(off > 0.5 * eps * sine)
-    status = jnp.where(converged, jnp.where(old, SwitchStatus.OLD_BRANCH, SwitchStatus.SWITCHED),
+    status = jnp.where(res.converged, jnp.where(old, SwitchStatus.OLD_BRANCH, SwitchStatus.SWITCHED),
                        SwitchStatus.NOT_CONVERGED)
-    return v, row, status.astype(jnp.int32)
+    return res.v, row, status.astype(jnp.int32)
 
 
 def trace(problem: Problem, settings: Settings, u0, t_old, eps, switching, valid, direction, max_points: int,
           max_special: int) -> tuple[Branch, jax.Array]:
-    """One way (``direction`` ±1 along the reference direction) of a branch from a discovered equilibrium or a
-    branch point (see ``first_point``). Pure: jit and vmap freely; ``join`` the two ways into one branch.
-    Returns ``(branch, SwitchStatus code)``; a failed or invalid (``valid`` False) lane gives an empty branch
-    with status ``START_FAILED``."""
+    """One way (``direction`` ±1 along the reference direction) of a branch from a discovered equilibrium or a branch
+    point (see ``first_point``): ``(branch, SwitchStatus code)``; a failed or invalid (``valid`` False) lane gives an
+    empty branch with status ``START_FAILED``. Pure: jit and vmap freely; ``join`` the two ways."""
     frozen = problem.frozen()
     v, row, status = first_point(frozen.F, settings, u0, t_old, eps, switching)
     launch = valid & (status == SwitchStatus.SWITCHED)
@@ -115,10 +110,9 @@ trace_pairs = top_level_or_nested(_pairs)
 
 def run_lanes(problem: Problem, settings: Settings, u0: np.ndarray, t_old: np.ndarray, eps, switching: np.ndarray,
               max_points: int, max_special: int, lanes: int = LANES):
-    """Branches from K starts (``u0``, ``t_old`` (K, d+1), ``switching`` (K,), see ``first_point``), each
-    traced both ways, ``lanes // 2`` starts at a time in one compiled program (padding masked). Returns the
-    joined branches (a batch of K, ``2 max_points - 1`` rows), SwitchStatus codes (K,) and the row of each
-    first point (K,), all numpy."""
+    """Branches from K starts (``u0``, ``t_old`` (K, d+1), ``switching`` (K,), see ``first_point``), each traced both
+    ways, ``lanes // 2`` starts at a time in one compiled program (padding masked). Returns the joined branches (a batch
+    of K, ``2 max_points - 1`` rows), SwitchStatus codes (K,) and the row of each first point (K,), all numpy."""
     k, size = u0.shape[0], lanes // 2
     outs = []
     for lo in range(0, k, size):
@@ -129,9 +123,11 @@ def run_lanes(problem: Problem, settings: Settings, u0: np.ndarray, t_old: np.nd
     return jax.tree_util.tree_map(lambda *a: np.concatenate([np.asarray(x) for x in a])[:k], *outs)
 
 
-def check_lanes(lanes) -> None:
+def check_lanes(lanes, eps) -> None:
     if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)) or lanes < 2 or lanes % 2:
         raise ValueError(f"lanes: expected an even int >= 2 (a static batch size), got {lanes!r}.")
+    if not (isinstance(eps, (int, float, np.floating)) and np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps: expected a finite float > 0, got {eps!r}.")
 
 
 def old_direction(branch: Branch, slot: int) -> np.ndarray:
@@ -147,16 +143,14 @@ def switch_branch(params, param, branch: Branch, slot: int, *, f=None, eps=1e-3,
                   ds=0.01, ds_min=1e-6, ds_max=0.1, window=None, tol=1e-10, max_newton=10,
                   grow=1.5, hyperbolic_tol=1e-8, max_points: int = 200, max_special: int = 8,
                   lanes: int = LANES) -> Branch:
-    """Continue the other branch through the branch point in slot ``slot`` of ``branch.special`` (a single
-    ``Branch`` from ``continue_equilibria``, ``continue_equilibria_both`` or a diagram), both ways from ``eps``
-    along it.
-
-    The options are those of ``continue_equilibria_both`` (``window=(lo, hi)`` the parameter window); the result has ``2
-    max_points - 1`` rows and runs through the branch point. A failed switch (the corrector did not converge, or
+    """Continue the other branch through the branch point in slot ``slot`` of ``branch.special`` (a single ``Branch``
+    from ``continue_equilibria``, ``continue_equilibria_both`` or a diagram), both ways from ``eps`` along it. The
+    options are those of ``continue_equilibria_both``; the result has ``2 max_points - 1`` rows and runs through the
+    branch point. A failed switch (the corrector did not converge, or
     converged back onto the old branch) is data: an empty branch (``count`` 0) with ``status`` ``START_FAILED`` at both
     ends. It runs in the program that ``bifurcation_diagram`` compiles (``lanes`` one-way lanes, two used), so the two
-    share one compile; the pure core is ``trace`` (jit/vmap it; ``join`` its two ways).
-    Raises ``ValueError`` for bad input (e.g. a slot that is not a branch point) before compiling."""
+    share one compile; the pure core is ``trace`` (jit/vmap it; ``join`` its two ways). Raises ``ValueError`` for bad
+    input (e.g. a slot that is not a branch point) before compiling."""
     as_param(param)
     if np.ndim(branch.count):
         raise ValueError(f"branch: holds a batch {np.shape(branch.count)}; pass one branch.")
@@ -168,16 +162,11 @@ def switch_branch(params, param, branch: Branch, slot: int, *, f=None, eps=1e-3,
     h_bp, p_bp = np.asarray(branch.special.h[slot], float), float(branch.special.p[slot])
     if not np.all(np.isfinite(h_bp)) or not np.isfinite(p_bp):
         raise ValueError(f"slot {slot}: the branch point is not finite (location failed).")
-    check_lanes(lanes)
-    if not (isinstance(eps, (int, float, np.floating)) and np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps: expected a finite float > 0, got {eps!r}.")
-    bounds = window_numbers(window)
-    p_min, p_max = (float(bounds[k]) for k in ("p_min", "p_max"))
-    problem, _, settings = _setup(param.set(params, min(max(p_bp, p_min), p_max)), param, h_bp, f, method,
-                                  max_points, max_special, direction=1, ds=ds, ds_min=ds_min, ds_max=ds_max,
-                                  **bounds, tol=tol, max_newton=max_newton, grow=grow,
-                                  hyperbolic_tol=hyperbolic_tol)
-    u_bp = np.append(h_bp, p_bp)[None]
-    branches, _, _ = run_lanes(problem, settings, u_bp, old_direction(branch, slot)[None], eps, np.array([True]),
-                               max_points, max_special, lanes)
+    check_lanes(lanes, eps)
+    lo, hi = (float(x) for x in check_window(window))
+    problem, _, settings = _setup(param.set(params, min(max(p_bp, lo), hi)), param, h_bp, f, method, max_points,
+                                  max_special, direction=1, ds=ds, ds_min=ds_min, ds_max=ds_max, p_min=lo, p_max=hi,
+                                  tol=tol, max_newton=max_newton, grow=grow, hyperbolic_tol=hyperbolic_tol)
+    branches, _, _ = run_lanes(problem, settings, np.append(h_bp, p_bp)[None], old_direction(branch, slot)[None], eps,
+                               np.array([True]), max_points, max_special, lanes)
     return jax.tree_util.tree_map(lambda a: jnp.asarray(a[0]), branches)

@@ -1,6 +1,5 @@
-"""Test functions that change sign at special points, all eig-free and traceable.
-
-``jac`` is the (d, d+1) Jacobian ``[f_h, f_p]`` of the branch function at ``u = (h, p)``; ``t`` (d+1,) a tangent.
+"""Test functions that change sign at special points, all eig-free and traceable. ``jac`` is the (d, d+1) Jacobian
+``[f_h, f_p]`` of the branch function at ``u = (h, p)``; ``t`` (d+1,) a tangent.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validate import check_finite, check_positive, check_window
+from ..codim2._codim2_curve import CurveSettings
 from ..core._compile import top_level_or_nested
 from ..core._inputs import check_sizes
 from ..core._param import Param, as_param
@@ -33,8 +34,7 @@ class HomoclinicCurve(Result):
     ``p``, ``p2`` (N,) the parameters; ``saddle`` (N, 2); ``lam`` (N, 2) ``(lambda_u, lambda_s)``;
     ``saddle_quantity`` (N,) ``lambda_u + lambda_s`` (a sign change is a neutral saddle loop, where the cycle's
     stability changes); ``residual`` (N,) the split function at the row; ``count`` (); ``status`` (2,)
-    ``BranchStatus`` of the first and last row; ``param_name``, ``param2_name`` (static). Padding rows are NaN.
-    """
+    ``BranchStatus`` of the first and last row; ``param_name``, ``param2_name`` (static). Padding rows are NaN."""
 
     p: jax.Array
     p2: jax.Array
@@ -60,22 +60,6 @@ class HomoclinicCurve(Result):
         first, last = (BranchStatus(int(s)).name for s in np.asarray(self.status))
         return (f"HomoclinicCurve: saddle loops in ({self.param_name}, {self.param2_name}), {k} points{span}; "
                 f"ends: {first} / {last}")
-
-
-class CurveSettings(eqx.Module):
-    """Step sizes, window bounds ``lo``, ``hi`` (2,), Newton tolerance and limits: array leaves."""
-
-    ds: jax.Array
-    ds_min: jax.Array
-    ds_max: jax.Array
-    lo: jax.Array
-    hi: jax.Array
-    tol: jax.Array
-    max_newton: jax.Array
-    grow: jax.Array
-
-    def bounds(self) -> tuple[jax.Array, jax.Array]:
-        return self.lo, self.hi
 
 
 class LoopProblem(ContinuationProblem):
@@ -155,8 +139,7 @@ def continue_homoclinic(params, param: Param, param2: Param, start: HomoclinicPo
     increasing ``param2`` (or ``param`` where the curve is vertical). ``window = ((p_lo, p_hi), (p2_lo, p2_hi))``.
     ``radius``, ``delta``, ``t_max`` as in ``locate_homoclinic``. ``max_points`` rows (static). Ends:
     ``BranchStatus`` (MAX_POINTS, LEFT_WINDOW, STEP_TOO_SMALL: e.g. the saddle disappears in a fold, the loop
-    shrinks below ``radius`` near a Bogdanov-Takens point, or the split fails). Bad input raises ``ValueError``.
-    """
+    shrinks below ``radius`` near a Bogdanov-Takens point, or the split fails). Bad input raises ``ValueError``."""
     if not isinstance(start, HomoclinicPoint) or np.ndim(start.status):
         raise ValueError(f"start: expected one located HomoclinicPoint, got {type(start).__name__}.")
     f, params, _ = check_problem(params, param, f, start.saddle, "start.saddle")
@@ -173,7 +156,6 @@ def continue_homoclinic(params, param: Param, param2: Param, start: HomoclinicPo
         raise ValueError(f"direction: must be +1 or -1, got {direction!r}.")
     lo, hi = check_window(window, 2)
     sopts = split_options(radius, delta, t_max, opts)
-    settings = CurveSettings(*(jnp.asarray(x, float) for x in (ds, ds_min, ds_max)), jnp.asarray(lo, float),
-                             jnp.asarray(hi, float), jnp.asarray(tol, float), jnp.asarray(max_newton, int),
-                             jnp.asarray(grow, float))
+    settings = CurveSettings(*(jnp.asarray(x, float) for x in (ds, ds_min, ds_max, lo, hi, tol)),
+                             jnp.asarray(max_newton, int), jnp.asarray(grow, float))
     return _continue(f, sopts, param, param2, params, start, settings, jnp.asarray(direction, float), int(max_points))

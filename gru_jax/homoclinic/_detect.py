@@ -12,6 +12,7 @@ from .._validate import check_finite, is_concrete, renamed
 from ..core._result import Result
 from ..core._compile import top_level_or_nested
 from ..models._field import VectorField
+from ..periodic._detect import pad
 from ..periodic._flow import FlowOptions
 from ._locate import (SIGNS, STEP_ALIASES, HomoclinicPoint, HomoclinicStatus, Path, branch_signs, check_problem,
                       check_steps, finish, refs_at, root, split_options)
@@ -21,13 +22,11 @@ from ._split import SplitOptions, SplitStatus, split_one
 class Detection(Result):
     """Homoclinic points found along a parameter scan, in ``K`` fixed-size slots.
 
-    ``points`` a ``HomoclinicPoint`` of batch (K,): the first ``count`` slots hold the located brackets in
-    order of the branch pair, then the parameter (check ``points.status``: a bracket that hides a jump of the
-    split ends NOT_CONVERGED); padding is NaN with status NO_BRACKET. ``n_brackets`` () accepted sign changes
-    (more than ``K``: some were dropped). ``values`` (N,) the scanned parameter values; ``split`` (P, N) and
-    ``split_status`` (P, N) the split function and its ``SplitStatus`` for each of the ``P`` branch pairs
-    ``signs`` (P, 2).
-    """
+    ``points`` a ``HomoclinicPoint`` of batch (K,): the first ``count`` slots hold the located brackets in order of the
+    branch pair, then the parameter (check ``points.status``: a bracket that hides a jump of the split ends
+    NOT_CONVERGED); padding is NaN with status NO_BRACKET. ``n_brackets`` () accepted sign changes (more than ``K``:
+    some were dropped). ``values`` (N,) the scanned parameter values; ``split`` (P, N) and ``split_status`` (P, N) the
+    split function and its ``SplitStatus`` for each of the ``P`` branch pairs ``signs`` (P, 2)."""
 
     points: HomoclinicPoint
     count: jax.Array
@@ -82,8 +81,7 @@ def detect_one(f, opts: SplitOptions, param, params, values, saddle, signs, xtol
         return finish(f, opts, path, params, s, x, r, status, steps, ptol)[1]
 
     points = jax.vmap(locate)(pair, i, used)
-    pad = lambda a: jnp.where(used.reshape((K,) + (1,) * (a.ndim - 1)), a, jnp.nan if a.dtype.kind == "f" else -1)
-    points = jax.tree_util.tree_map(pad, points)
+    points = jax.tree_util.tree_map(lambda a: pad(a, used), points)
     points = eqx.tree_at(lambda p: p.status, points, jnp.where(used, points.status, HomoclinicStatus.NO_BRACKET))
     return Detection(points=points, count=jnp.minimum(n, K).astype(jnp.int32), n_brackets=n.astype(jnp.int32),
                      values=values, split=v, split_status=splits.status, signs=signs)
@@ -103,8 +101,7 @@ def detect_homoclinic(params, param, values, start, *, f: VectorField | None = N
     pair ``(su, ss)`` (see ``locate_homoclinic``). A bracket is a sign change between neighbours where both
     evaluations succeeded, the branches keep their orientation and the saddle moves by less than ``radius``;
     the first ``max_points`` (static) brackets are located (secant/Illinois, then the IFT step). A jump of the
-    split that passes these checks ends NOT_CONVERGED. Other options as in ``locate_homoclinic``.
-    """
+    split that passes these checks ends NOT_CONVERGED. Other options as in ``locate_homoclinic``."""
     f, params, saddle = check_problem(params, param, f, start)
     shape = np.shape(values)        # also for a tracer (its .shape), without converting lists to arrays in a trace
     if len(shape) != 1 or shape[0] < 2:

@@ -39,8 +39,7 @@ class HomoclinicFromBT(ResultMixin):
     ``distance`` along the Hopf curve, at ``p2 = hopf_p2``; ``family`` its cycle family (``CycleBranch``, trimmed);
     ``start`` the located saddle loop (``HomoclinicPoint``) at ``p2 = hopf_p2``; ``curve`` the homoclinic curve
     (``HomoclinicCurve``, trimmed): its first row is the one nearest BT, its ``status`` says how the end towards
-    BT and the far end stopped. ``message`` says how it went, in words; ``ok`` whether a curve was computed.
-    """
+    BT and the far end stopped. ``message`` says how it went, in words; ``ok`` whether a curve was computed."""
 
     bt: tuple
     hopf: SpecialPoint | None = None
@@ -73,8 +72,7 @@ def homoclinic_from_bt(params, param: Param, param2: Param, start, *, distance: 
     then located from its saddle, with the section at 0.1 x the last cycle's amplitude and ``t_max = 10
     max_period``). The curve: steps from ``distance / 10`` up to ``ds_max`` (default ``distance``), ``window``
     ``((p_lo, p_hi), (p2_lo, p2_hi))``, ``max_points`` rows each way (static). A host-level driver of jitted stages;
-    bad input raises ``ValueError`` before compiling, a failed stage is reported in the result, not raised.
-    """
+    bad input raises ``ValueError`` before compiling, a failed stage is reported in the result, not raised."""
     as_param(param)
     as_param(param2, "param2", differs_from=param)
     h, p, p2 = _bt_point(start, params, param, param2)

@@ -17,6 +17,7 @@ from .._validate import check_finite, check_positive, check_window, deprecated, 
 from ..core._result import Result
 from ..core._status import Codes
 from ..core._compile import top_level_or_nested
+from ..core._inputs import check_field, check_numbers, one_problem
 from ..core._param import Param, as_param
 from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
@@ -48,8 +49,7 @@ class HomoclinicPoint(Result):
     lambda_s)``; ``saddle_quantity`` (B...) ``lambda_u + lambda_s`` (negative: the cycle born from the loop is
     stable); ``residual`` (B...) the split function there; ``unstable``, ``stable`` (B..., 2) the eigenvectors
     pointing into the branches that form the loop; ``status`` (B...) ``HomoclinicStatus``; ``steps`` (B...)
-    root-finding steps. ``kind`` is ``"saddle-loop"``. ``p`` and ``saddle`` are differentiable in the params.
-    """
+    root-finding steps. ``kind`` is ``"saddle-loop"``. ``p`` and ``saddle`` are differentiable in the params."""
 
     p: jax.Array
     saddle: jax.Array
@@ -185,15 +185,12 @@ def choose_branches(f, opts, path, params, a, b, bracketed, saddle, signs):
     return refs[best], jax.tree_util.tree_map(lambda x: x[best], ends)
 
 
-def locate_one(f, opts: SplitOptions, path: Path, params, saddle, a, b, bracketed, signs, xtol, ptol, max_steps):
-    """``locate_homoclinic`` for one problem along ``path`` (vmappable): ``(s*, HomoclinicPoint)``."""
+def _locate(f, opts, param, params, saddle, a, b, bracketed, signs, xtol, ptol, max_steps):
+    """``locate_homoclinic`` for one problem (vmappable): the ``HomoclinicPoint``."""
+    path = Path(param)
     refs, ends = choose_branches(f, opts, path, params, a, b, bracketed, saddle, signs)
     s, x, r, _, status, steps = root(f, opts, path, params, a, b, ends, bracketed, xtol, max_steps)
-    return finish(f, opts, path, params, s, x, r, status, steps, ptol)
-
-
-def _locate(f, opts, param, params, saddle, a, b, bracketed, signs, xtol, ptol, max_steps):
-    return locate_one(f, opts, Path(param), params, saddle, a, b, bracketed, signs, xtol, ptol, max_steps)[1]
+    return finish(f, opts, path, params, s, x, r, status, steps, ptol)[1]
 
 
 _locate_jit = top_level_or_nested(_locate)
@@ -203,8 +200,6 @@ _locate_jit = top_level_or_nested(_locate)
 
 def check_problem(params, param: Param, f, saddle, name: str = "start"):
     """Validate params (one planar problem), the lens and a saddle guess; return ``(f, params, saddle)``."""
-    from ..core._inputs import check_field, one_problem
-
     as_param(param)
     params, f = one_problem(params, f, [param], "one problem per call, or jax.vmap.")
     saddle = saddle if isinstance(saddle, jax.core.Tracer) else jnp.asarray(saddle, float)
@@ -218,10 +213,8 @@ def check_problem(params, param: Param, f, saddle, name: str = "start"):
 
 def split_options(radius, delta, t_max, opts) -> SplitOptions:
     """``SplitOptions`` from checked scalars."""
+    check_numbers(dict(radius=radius, delta=delta, t_max=t_max))
     for name, value in (("radius", radius), ("delta", delta), ("t_max", t_max)):
-        if np.ndim(value) != 0:
-            raise ValueError(f"{name}: expected a scalar, got shape {np.shape(value)}.")
-        check_finite(name, value)
         check_positive(name, value)
     if is_concrete(radius) and is_concrete(delta) and not float(delta) < float(radius):
         raise ValueError(f"delta: must be smaller than radius, got delta={float(delta)}, radius={float(radius)}.")
@@ -245,8 +238,8 @@ def branch_signs(branches) -> jax.Array:
 
 
 def check_steps(tol, ptol, max_newton):
-    for name, value in (("tol", tol), ("ptol", ptol)):
-        check_positive(name, value)
+    check_positive("tol", tol)
+    check_positive("ptol", ptol)
     if isinstance(max_newton, bool) or not isinstance(max_newton, (int, np.integer)) or max_newton < 1:
         raise ValueError(f"max_newton: expected an int >= 1, got {max_newton!r}.")
 
@@ -261,17 +254,15 @@ def locate_homoclinic(params, param: Param, start, *, f: VectorField | None = No
                       opts: FlowOptions = FlowOptions()) -> HomoclinicPoint:
     """A saddle-loop homoclinic bifurcation of the planar ``dh/dt = f(h, params)`` in ``param``.
 
-    ``start``: a guess (2,) of the saddle at the value ``p`` of ``param`` in ``params``: secant steps from ``p``
-    and ``p + 1e-4 (1 + |p|)``; or, with ``window=(lo, hi)``, a guess of the saddle at ``lo`` and a bracket with a
-    sign change of the split function. (``(saddle, p)`` and ``(saddle, (lo, hi))`` are the deprecated forms.)
-    The saddle is re-solved by Newton at every parameter value. ``branches``: ``(su, ss)`` picks the unstable
-    and stable branches along ``su`` and ``ss`` times the eigenvectors (largest entry positive) at the start;
-    ``"auto"`` tries the four pairs. ``radius``, ``delta``, ``t_max``: see ``SplitOptions``; ``tol`` the step
-    tolerance in ``p``, at most ``max_newton`` root-finding steps; a final Newton step larger than ``ptol (1 +
-    |p|)`` marks a jump (NOT_CONVERGED). ``p`` and ``saddle`` of the result are differentiable in ``params``
-    (implicit function theorem). Works under ``jax.vmap`` (of ``_locate``); bad input raises ``ValueError``
-    before compiling.
-    """
+    ``start``: a guess (2,) of the saddle at the value ``p`` of ``param`` in ``params``: secant steps from ``p`` and ``p
+    + 1e-4 (1 + |p|)``; or, with ``window=(lo, hi)``, a guess of the saddle at ``lo`` and a bracket with a sign change
+    of the split function. (``(saddle, p)`` and ``(saddle, (lo, hi))`` are the deprecated forms.) The saddle is
+    re-solved by Newton at every parameter value. ``branches``: ``(su, ss)`` picks the unstable and stable branches
+    along ``su`` and ``ss`` times the eigenvectors (largest entry positive) at the start; ``"auto"`` tries the four
+    pairs. ``radius``, ``delta``, ``t_max``: see ``SplitOptions``; ``tol`` the step tolerance in ``p``, at most
+    ``max_newton`` root-finding steps; a final Newton step larger than ``ptol (1 + |p|)`` marks a jump (NOT_CONVERGED).
+    ``p`` and ``saddle`` of the result are differentiable in ``params`` (implicit function theorem). Works under
+    ``jax.vmap`` (of ``_locate``); bad input raises ``ValueError`` before compiling."""
     bracket = None if window is None else check_window(window)
     if isinstance(start, (tuple, list)) and len(start) == 2 and np.ndim(start[0]) == 1:
         deprecated("locate_homoclinic: start=(saddle, p) is deprecated; use start=saddle with p set in params "
@@ -290,12 +281,9 @@ def locate_homoclinic(params, param: Param, start, *, f: VectorField | None = No
         else:
             params = as_param(param).validate(params).set(params, part)
     f, params, saddle = check_problem(params, param, f, start)
-    if bracket is None:
-        p = jax.lax.stop_gradient(param.get(params))
-        a, b = p, p + 1e-4 * (1 + jnp.abs(p))
-    else:
-        a, b = bracket
     bracketed = bracket is not None
+    p = jax.lax.stop_gradient(param.get(params))
+    a, b = bracket if bracketed else (p, p + 1e-4 * (1 + jnp.abs(p)))
     signs = branch_signs(branches)
     check_steps(tol, ptol, max_newton)
     sopts = split_options(radius, delta, t_max, opts)

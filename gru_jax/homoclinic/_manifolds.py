@@ -11,10 +11,10 @@ import numpy as np
 from .._fixed_points import SeedStatus, fixed_point
 from .._linalg import eigvals, n_unstable, solve, value_and_jacobian
 from .._validate import check_finite, check_positive
-from ..core._inputs import check_field
+from ..core._inputs import check_field, check_numbers, one_problem
 from ..core._result import Result
 from ..core._status import Codes
-from ..models._field import VectorField, batch_shape, resolve_field, validate_params
+from ..models._field import VectorField
 from ..periodic._flow import FlowOptions, orbit
 
 
@@ -54,8 +54,7 @@ def saddle_eigen(jac: jax.Array, hyperbolic_tol=1e-8):
     Returns ``(eigenvalues (d,) complex sorted by descending real part, lam (2,), vectors (2, d), has (2,))``:
     row 0 the unstable, row 1 the stable eigenvalue and unit eigenvector; ``has[i]`` says whether that
     manifold is one-dimensional (exactly one eigenvalue of that sign); the other rows are NaN. For d = 2 the
-    eigenvalues of a saddle come from the trace and determinant, differentiably.
-    """
+    eigenvalues of a saddle come from the trace and determinant, differentiably."""
     d = jac.shape[0]
     ev, _ = eigvals(jax.lax.stop_gradient(jac))
     n_up = n_unstable(ev, hyperbolic_tol)
@@ -69,8 +68,7 @@ def saddle_eigen(jac: jax.Array, hyperbolic_tol=1e-8):
         lam = jax.lax.stop_gradient(jnp.stack([ev[0].real, ev[-1].real]))
     lam = jnp.where(has, lam, 0.0)
     vectors = jnp.stack([real_eigenvector(jac, lam[0]), real_eigenvector(jac, lam[1])])
-    nan = jnp.nan
-    return ev, jnp.where(has, lam, nan), jnp.where(has[:, None], vectors, nan), has
+    return ev, jnp.where(has, lam, jnp.nan), jnp.where(has[:, None], vectors, jnp.nan), has
 
 
 class Manifolds(Result):
@@ -81,8 +79,7 @@ class Manifolds(Result):
     positive); ``unstable`` (2, n, d) the branches leaving along ``+vectors[0]`` and ``-vectors[0]`` at times
     ``t``; ``stable`` (2, n, d) the branches along ``±vectors[1]`` at times ``-t`` (integrated backwards);
     ``t`` (n,); ``branch_ok`` (2, 2) [unstable/stable, +/-]; ``status`` () ``ManifoldStatus``. A manifold that
-    is not one-dimensional (e.g. the stable one of a saddle with several stable eigenvalues) is NaN.
-    """
+    is not one-dimensional (e.g. the stable one of a saddle with several stable eigenvalues) is NaN."""
 
     saddle: jax.Array
     eigenvalues: jax.Array
@@ -144,12 +141,8 @@ def saddle_manifolds(params, saddle, *, f: VectorField | None = None, T=30.0, n:
     planar saddle, the unstable one for any d when exactly one eigenvalue is unstable) is sampled as two
     branches of ``n`` (static) points over time ``T`` (the stable ones backwards), starting ``delta`` from the
     saddle along the eigenvectors. ``T`` and ``delta`` are traced. Raises ``ValueError`` for bad input, before
-    compiling; works under ``jax.vmap`` (call ``manifolds_one`` directly there).
-    """
-    validate_params(params)
-    if batch_shape(params):
-        raise ValueError(f"params holds a batch {batch_shape(params)}: one saddle at a time, or jax.vmap.")
-    f = resolve_field(params, f)
+    compiling; works under ``jax.vmap`` (call ``manifolds_one`` directly there)."""
+    params, f = one_problem(params, f, [], "one saddle at a time, or jax.vmap.")
     saddle = jnp.asarray(saddle, float)
     dim = getattr(params, "dim", None)
     if saddle.ndim != 1 or (isinstance(dim, (int, np.integer)) and saddle.shape != (dim,)):
@@ -158,11 +151,9 @@ def saddle_manifolds(params, saddle, *, f: VectorField | None = None, T=30.0, n:
     check_field(f, saddle, params, "saddle")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n: expected an int >= 2 (a static number of samples), got {n!r}.")
-    for name, value in (("T", T), ("delta", delta)):
-        if np.ndim(value) != 0:
-            raise ValueError(f"{name}: expected a scalar, got shape {np.shape(value)}.")
-        check_finite(name, value)
-        check_positive(name, value)
+    check_numbers(dict(T=T, delta=delta))
+    check_positive("T", T)
+    check_positive("delta", delta)
     if not isinstance(opts, FlowOptions):
         raise ValueError(f"opts: expected a FlowOptions, got {type(opts).__name__}.")
     return _manifolds(f, params, saddle, jnp.asarray(T, float), int(n), jnp.asarray(delta, float), opts)

@@ -44,8 +44,8 @@ def homoclinic_report(params, param: Param, window, *, f: VectorField | None = N
             found, _ = locate_family_end(params, param, family, f, max_period)
             ok = int(found.status) == HomoclinicStatus.CONVERGED
             _add(report["homoclinic"], {
-                "param": float(found.p if ok else end.p_end), "saddle": np.asarray(found.saddle if ok else
-                                                                                  end.equilibrium).tolist(),
+                "param": float(found.p if ok else end.p_end),
+                "saddle": np.asarray(found.saddle if ok else end.equilibrium).tolist(),
                 "saddle_quantity": float(found.saddle_quantity if ok else end.saddle_quantity),
                 "kind": "saddle-loop", "located": ok})
         elif int(end.kind) == FamilyEndKind.SNIC and folds:

@@ -7,8 +7,7 @@ along its eigenvector) at distance ``radius`` from the saddle, normal to ``f(q)`
 integrated forwards from ``delta`` along its eigenvector to its first crossing of that line in the direction of
 the flow (a diffrax event). Both event times are held constant (``stop_gradient``); the states are recomputed by
 a differentiable flow over those times and the crossing is finished by one Newton step in time, so that the value
-is the crossing's and its derivative is the implicit-function one.
-"""
+is the crossing's and its derivative is the implicit-function one."""
 
 from __future__ import annotations
 
@@ -27,21 +26,16 @@ from ..periodic._flow import FlowOptions, flow
 from ._manifolds import saddle_eigen
 
 
-def _array(x):
-    return jnp.asarray(x)
-
-
 class SplitOptions(eqx.Module):
     """Settings of the split function; all array leaves (changing them does not recompile).
 
     ``radius``: distance from the saddle of the section point on the stable branch (smaller than the loop);
     ``delta``: distance from the saddle of the branches' start points (``delta << radius``); ``t_max``: the
-    longest time either branch is integrated; ``flow``: ODE solver settings.
-    """
+    longest time either branch is integrated; ``flow``: ODE solver settings."""
 
-    radius: jax.Array = eqx.field(converter=_array, default=0.1)
-    delta: jax.Array = eqx.field(converter=_array, default=1e-6)
-    t_max: jax.Array = eqx.field(converter=_array, default=1000.0)
+    radius: jax.Array = eqx.field(converter=jnp.asarray, default=0.1)
+    delta: jax.Array = eqx.field(converter=jnp.asarray, default=1e-6)
+    t_max: jax.Array = eqx.field(converter=jnp.asarray, default=1000.0)
     flow: FlowOptions = FlowOptions()
 
 
@@ -66,8 +60,7 @@ class Split(Result):
     ``(lambda_u, lambda_s)``; ``unstable``, ``stable`` (B..., 2) the unit eigenvectors pointing into the chosen
     branches; ``section`` (B..., 2) the section point ``q`` on the stable branch; ``crossing`` (B..., 2) the
     unstable branch's point on the section; ``times`` (B..., 2) the flight times of the unstable branch to the
-    crossing and of the stable branch (backwards) to ``q``.
-    """
+    crossing and of the stable branch (backwards) to ``q``."""
 
     value: jax.Array
     status: jax.Array
@@ -117,13 +110,10 @@ def saddle_at(f, params, guess: jax.Array, u_ref: jax.Array, s_ref: jax.Array):
 
 def split_one(f, params, saddle_guess: jax.Array, u_ref: jax.Array, s_ref: jax.Array,
               opts: SplitOptions = SplitOptions(), differentiable: bool = True) -> Split:
-    """The split function for one planar problem (vmappable).
-
-    ``saddle_guess`` (2,) is refined by Newton. The branches are those along the eigenvectors with a positive
-    dot product with ``u_ref`` (unstable) and ``s_ref`` (stable), each (2,). ``differentiable`` (static): recompute
-    the states at the event times by a differentiable flow, so that the value is differentiable in ``params``
-    (by the IFT); without it the event states are used (half the integrations, for searches).
-    """
+    """The split function for one planar problem (vmappable). ``saddle_guess`` (2,) is refined by Newton; the
+    branches are those along the eigenvectors with a positive dot product with ``u_ref`` (unstable) and ``s_ref``
+    (stable), each (2,). ``differentiable`` (static): the event states recomputed by a differentiable flow (the
+    value is differentiable in ``params`` by the IFT); without it, half the integrations (for searches)."""
     h, lam, v_u, v_s, converged, is_saddle = saddle_at(f, params, saddle_guess, u_ref, s_ref)
     x_u, x_s = h + opts.delta * v_u, h + opts.delta * v_s
 
@@ -141,8 +131,7 @@ def split_one(f, params, saddle_guess: jax.Array, u_ref: jax.Array, s_ref: jax.A
     fx = f(x, params)
     crossing = x - g(x, params) / (fq @ fx) * fx                 # one differentiable Newton step in time
     value = normal @ (crossing - q)
-    status = jnp.select([~converged, ~is_saddle, ~(hit_s & ok_s), ~(hit_u & ok_u),
-                         ~jnp.isfinite(value)],
+    status = jnp.select([~converged, ~is_saddle, ~(hit_s & ok_s), ~(hit_u & ok_u), ~jnp.isfinite(value)],
                         [SplitStatus.SADDLE_NOT_CONVERGED, SplitStatus.NOT_A_SADDLE, SplitStatus.STABLE_BRANCH_SHORT,
                          SplitStatus.NO_CROSSING, SplitStatus.NONFINITE], SplitStatus.OK).astype(jnp.int32)
     ok = status == SplitStatus.OK

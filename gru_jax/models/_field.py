@@ -1,10 +1,9 @@
 """The engine's one interface to a model: a vector field ``f(h, params) -> dh/dt``.
 
-Any callable ``f(h, params)`` mapping a state (d,) and a params pytree to (d,) works with every solver,
-passed as ``f=``. A params object may instead carry the field itself: a ``vector_field(h)`` method, and
-optionally ``state_box()`` (a forward-invariant box ``(lo, hi)`` used to place seeds), ``validate()`` and
-``batch_shape``. ``GRUParams`` and ``CTRNNParams`` do.
-"""
+Any callable ``f(h, params)`` mapping a state (d,) and a params pytree to (d,) works with every solver, passed as
+``f=``. A params object may instead carry the field itself: a ``vector_field(h)`` method, and optionally ``state_box()``
+(a forward-invariant box ``(lo, hi)`` used to place seeds), ``validate()`` and ``batch_shape``. ``GRUParams`` and
+``CTRNNParams`` do."""
 
 from __future__ import annotations
 
@@ -46,11 +45,9 @@ def batch_shape(params) -> tuple[int, ...]:
 
 
 def resolve_box(params, box, d: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """The seeding box ``(lo, hi)``, each (d,): ``box`` if given, else ``params.state_box()``.
-
-    A batched ``state_box()`` is reduced to the box that holds every member. Raises ``ValueError`` when neither
-    is available or shapes disagree.
-    """
+    """The seeding box ``(lo, hi)``, each (d,): ``box`` if given, else ``params.state_box()``. A batched ``state_box()``
+    is reduced to the box that holds every member. Raises ``ValueError`` when neither is available or shapes
+    disagree."""
     if box is None:
         if not hasattr(params, "state_box"):
             raise ValueError("box: this model has no state_box(); pass box=(lo, hi) or seeds=array (n, d).")

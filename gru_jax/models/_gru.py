@@ -10,8 +10,7 @@ Reset-after (PyTorch ``nn.GRU``, cuDNN, Keras ``reset_after=True``), with the hi
 
     n = tanh(Wh x + bh + r ⊙ (Uh h + bhn)),   dh/dt = (1 - z) ⊙ (n - h)
 
-One discrete GRU step ``h' = z ⊙ h + (1 - z) ⊙ n`` is exactly one forward-Euler step (dt = 1) of the ODE.
-"""
+One discrete GRU step ``h' = z ⊙ h + (1 - z) ⊙ n`` is exactly one forward-Euler step (dt = 1) of the ODE."""
 
 from __future__ import annotations
 
@@ -35,8 +34,7 @@ class GRUParams(eqx.Module):
     """CT-GRU parameters; every leaf may carry the same leading batch dims ``B``.
 
     Shapes: ``Uz, Ur, Uh``: (B..., d, d); ``bz, br, bh, bhn``: (B..., d); ``Wz, Wr, Wh``: (B..., d, m);
-    ``x``: (B..., m), a constant input (``m = 0`` when there is none). ``reset`` is ``"before"`` or ``"after"``.
-    """
+    ``x``: (B..., m), a constant input (``m = 0`` when there is none). ``reset`` is ``"before"`` or ``"after"``."""
 
     Uz: jax.Array
     Ur: jax.Array
@@ -138,9 +136,8 @@ class GRUParams(eqx.Module):
     def from_dict(cls, arrays: Mapping[str, object], reset: str | None = None) -> "GRUParams":
         """From a mapping with any of the keys ``Uz Ur Uh bz br bh bhn Wz Wr Wh x`` (missing ones are zero).
 
-        ``d`` comes from ``Uh``; ``m`` from ``x`` or the input weights. A ``"reset"`` entry is honoured
-        unless ``reset`` is given. Unknown keys raise ``ValueError``.
-        """
+        ``d`` comes from ``Uh``; ``m`` from ``x`` or the input weights. A ``"reset"`` entry is honoured unless ``reset``
+        is given. Unknown keys raise ``ValueError``."""
         arrays = dict(arrays)
         stored = str(arrays.pop("reset", "before"))
         reset = stored if reset is None else reset
@@ -171,9 +168,8 @@ class GRUParams(eqx.Module):
     def from_pytorch(cls, weight_ih, weight_hh, bias_ih, bias_hh, x=None) -> "GRUParams":
         """From one layer of ``torch.nn.GRU``/``GRUCell`` (gate order r, z, n), as ``reset="after"``.
 
-        ``weight_ih``: (3d, m), ``weight_hh``: (3d, d), ``bias_ih``, ``bias_hh``: (3d,), ``x``: (m,) a
-        constant input (zeros if omitted). Input- and hidden-side biases of the r and z gates are summed.
-        """
+        ``weight_ih``: (3d, m), ``weight_hh``: (3d, d), ``bias_ih``, ``bias_hh``: (3d,), ``x``: (m,) a constant input
+        (zeros if omitted). Input- and hidden-side biases of the r and z gates are summed."""
         w_ih, w_hh = np.asarray(weight_ih, float), np.asarray(weight_hh, float)
         b_ih, b_hh = np.asarray(bias_ih, float), np.asarray(bias_hh, float)
         d = w_hh.shape[-1]

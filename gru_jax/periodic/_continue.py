@@ -2,8 +2,7 @@
 
 One jitted program per field, parameter and buffer sizes: the first cycle, the core driver (fixed-size
 NaN-padded rows, recorded sign changes of the cycle test functions), then the location of every recorded event
-and the classification of the family's end. Pure and vmappable over params.
-"""
+and the classification of the family's end. Pure and vmappable over params."""
 
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from ..core._driver import locate_slots, run as drive
 from ..core._status import BranchStatus
 from ..core._step import State
 from ._cycle_events import empty, locate
+from ._detect import pad
 from ._cycle_palc import (TP_FLOOR, CycleProblem, CycleSettings, amplitude, n_unstable, start_from_hopf,
                           start_from_orbit)
 from ._family_end import hopf_end, infinite_period, no_end
@@ -31,17 +31,14 @@ def run(problem: CycleProblem, state: State, s: CycleSettings, max_points: int, 
     """Drive the family from a first cycle until it ends or ``max_points`` rows are filled; locate the recorded
     events (at most ``max_special``) and classify the end. Pure: jit and vmap freely."""
     n_rows, n, d, dtype = max_points, state.u.shape[0], problem.d, state.u.dtype
-    floor = TP_FLOOR * s.tol
     result = drive(problem, state, s, max_points, max_special)
-    rows, count = result.rows, result.count
-    status = result.end
+    rows, count, status = result.rows, result.count, result.end
 
     used = jnp.arange(n_rows) < count
     X = rows["u"][:, : n - 2].reshape(n_rows, problem.n_segments, d)
     amp = jnp.where(used, jax.vmap(amplitude)(X), jnp.nan)
     n_unst = jnp.where(used, jax.vmap(lambda m: n_unstable(m, s.floquet_tol))(rows["mu"]), -1)
 
-    # locate the recorded events
     def locate_event(ok, k, i):
         u_a = rows["u"][i]
         u_b = jnp.where(ok, rows["u"][i + 1], u_a + 1e-3 * rows["t"][i])
@@ -52,15 +49,13 @@ def run(problem: CycleProblem, state: State, s: CycleSettings, max_points: int, 
     chord = rows["u"][i0 + 1] - rows["u"][i0]
     frac = jnp.sum((found["u"] - rows["u"][i0]) * chord, axis=1) / jnp.sum(chord * chord, axis=1)
     order = jnp.argsort(jnp.where(valid, i0 + jnp.clip(jnp.nan_to_num(frac), 0.0, 1.0), jnp.inf))
-    found, i0, valid = jax.tree_util.tree_map(lambda x: x[order], found), i0[order], valid[order]
-    mask = lambda x, fill: jnp.where(valid.reshape(valid.shape + (1,) * (x.ndim - 1)), x, fill)
-    u_found = mask(found["u"], jnp.nan)
-    special = CyclePoints(kind=mask(found["kind"], -1), p=u_found[:, -1], period=u_found[:, -2],
+    i0, valid = i0[order], valid[order]
+    found = jax.tree_util.tree_map(lambda x: pad(x[order], valid), found)
+    u_found = found["u"]
+    special = CyclePoints(kind=found["kind"], p=u_found[:, -1], period=u_found[:, -2],
                           X=u_found[:, :-2].reshape(max_special, problem.n_segments, d),
-                          multipliers=mask(found["multipliers"], jnp.nan),
-                          interval=mask(jnp.stack([i0, i0 + 1], 1), -1),
-                          located=mask(found["located"], -1), count=jnp.sum(valid).astype(jnp.int32),
-                          n_detected=result.detected)
+                          multipliers=found["multipliers"], interval=pad(jnp.stack([i0, i0 + 1], 1), valid),
+                          located=found["located"], count=jnp.sum(valid).astype(jnp.int32), n_detected=result.detected)
 
     # how the family ended by itself (``observe``'s test on the last cycle): at infinite period when that cycle is
     # above period_max (and not below amp_min), else at a Hopf point
@@ -69,7 +64,7 @@ def run(problem: CycleProblem, state: State, s: CycleSettings, max_points: int, 
     infinite = ended & ~(amplitude(X_last) < s.amp_min) & (T_last > s.period_max)
     hopf = ended & ~infinite & (count >= 2)
     safe_u = jnp.where(used[:, None], rows["u"], rows["u"][0])
-    end = jax.lax.cond(infinite, lambda: infinite_period(problem, safe_u, rows["t"], used, floor),
+    end = jax.lax.cond(infinite, lambda: infinite_period(problem, safe_u, rows["t"], used, TP_FLOOR * s.tol),
                        lambda: no_end(d, dtype, jnp.where(ended, FamilyEndKind.HOPF, -1)))
     end = jax.lax.cond(hopf, lambda: hopf_end(problem, safe_u[jnp.maximum(count - 3 + jnp.arange(3), 0)], count),
                        lambda: end)
@@ -103,8 +98,7 @@ def _scalar(name, value, positive=False, allow_inf=False):
 
 
 def _window(window, p0):
-    """``(lo, hi)`` from ``window = (lo, hi)`` (``None``: unbounded); a half-width around the start value is the
-    deprecated form."""
+    """``(lo, hi)`` from ``window = (lo, hi)`` (``None``: unbounded) or the deprecated half-width around ``p0``."""
     if window is not None and not isinstance(window, (tuple, list)) and np.ndim(window) == 0:
         deprecated("continue_cycles: window=w (a half-width around the start) is deprecated; use "
                    "window=(p0 - w, p0 + w).")
@@ -146,21 +140,19 @@ def continue_cycles(params, param: Param, start, *, f: VectorField | None = None
                     max_points: int = 200, max_special: int = 6, opts: FlowOptions = FlowOptions()) -> CycleBranch:
     """Continue a family of periodic orbits of ``dh/dt = f(h, params)`` in the scalar ``param``.
 
-    ``start``: a Hopf point (an object with ``.h`` (d,) and ``.p`` (), e.g. ``gru_jax.locate_hopf(...)``: the
-    first cycle has amplitude ``ds`` on the side of the Hopf point given by the first Lyapunov coefficient and the
-    transversality; ``direction`` is ignored), or a cycle at the parameter value in ``params``: an object with
-    ``.X`` and ``.period`` (a ``PeriodicOrbit``) or ``(x0, period)`` with ``x0`` (d,) on it (``direction=±1`` the
-    sign of the first change of ``p``). ``n_segments`` shooting nodes (static). Pseudo-arclength in ``(X, T,
-    p)``: first step ``ds`` in ``[ds_min, ds_max]``; ``window=(lo, hi)`` the parameter window (default unbounded);
-    ``max_period`` ends the family as infinite-period (then classified: ``"homoclinic (saddle-loop)"`` or
-    ``"SNIC"``); ``min_amplitude`` ends it at a Hopf point; ``tol`` the Newton step tolerance; ``floquet_tol`` for
-    counting unstable multipliers. All of these numbers are traced (changing them does not recompile; pass the
-    same ``f`` object to reuse the program); ``max_points`` rows and ``max_special`` special-point slots are
-    static. ``opts`` the ODE solver settings of the shooting (``FlowOptions``; rtol 1e-10 by default: rtol 1e-8
-    was 2.5x faster on a long family, periods still to 1e-9 relative). Folds of cycles, period doublings and
-    Neimark-Sacker points are detected and located. Works under
-    ``jax.vmap`` and ``jax.jit``; raises ``ValueError`` for bad input before compiling.
-    """
+    ``start``: a Hopf point (an object with ``.h`` (d,) and ``.p`` (), e.g. ``gru_jax.locate_hopf(...)``: the first
+    cycle has amplitude ``ds`` on the side of the Hopf point given by the first Lyapunov coefficient and the
+    transversality; ``direction`` is ignored), or a cycle at the parameter value in ``params``: an object with ``.X``
+    and ``.period`` (a ``PeriodicOrbit``) or ``(x0, period)`` with ``x0`` (d,) on it (``direction=±1`` the sign of the
+    first change of ``p``). ``n_segments`` shooting nodes (static). Pseudo-arclength in ``(X, T, p)``: first step ``ds``
+    in ``[ds_min, ds_max]``; ``window=(lo, hi)`` the parameter window (default unbounded); ``max_period`` ends the
+    family as infinite-period (then classified: ``"homoclinic (saddle-loop)"`` or ``"SNIC"``); ``min_amplitude`` ends it
+    at a Hopf point; ``tol`` the Newton step tolerance; ``floquet_tol`` for counting unstable multipliers. All of these
+    numbers are traced (changing them does not recompile; pass the same ``f`` object to reuse the program);
+    ``max_points`` rows and ``max_special`` special-point slots are static. ``opts`` the ODE solver settings of the
+    shooting (``FlowOptions``; rtol 1e-10 by default: rtol 1e-8 was 2.5x faster on a long family, periods still to 1e-9
+    relative). Folds of cycles, period doublings and Neimark-Sacker points are detected and located. Works under
+    ``jax.vmap`` and ``jax.jit``; raises ``ValueError`` for bad input before compiling."""
     as_param(param)
     check_sizes(max_points, max_special)
     if isinstance(n_segments, bool) or not isinstance(n_segments, (int, np.integer)) or n_segments < 1:

@@ -50,8 +50,7 @@ class CyclePoints(Result):
     ``kind`` (S,) ``CycleKind`` code (-1 padding); ``p`` (S,), ``period`` (S,), ``X`` (S, M, d) the located
     cycle; ``multipliers`` (S, d) complex Floquet multipliers there; ``interval`` (S, 2) the branch rows that
     bracket it; ``located`` (S,) ``LocateStatus`` code; ``count`` (); ``n_detected`` () events detected (more
-    than ``S``: some were dropped).
-    """
+    than ``S``: some were dropped)."""
 
     kind: jax.Array
     p: jax.Array
@@ -86,8 +85,7 @@ class FamilyEnd(Result):
     or the last row's ``p`` once ``p`` stopped moving; Hopf: ``p`` as a quadratic in the squared amplitude, at
     zero); ``rate`` () and ``exponent`` () the slopes of ``ln|dT/dp|`` against ``T`` and ``ln T`` over the last
     rows whose ``t_p`` is resolved (a log law ``T ~ -ln|p - p*|/λ_u`` gives ``rate ≈ λ_u``, a square-root law
-    ``T ~ C/sqrt|p - p*|`` gives ``exponent ≈ 3``); ``law_agrees`` () whether that scaling supports the verdict.
-    """
+    ``T ~ C/sqrt|p - p*|`` gives ``exponent ≈ 3``); ``law_agrees`` () whether that scaling supports the verdict."""
 
     kind: jax.Array
     equilibrium: jax.Array
@@ -106,17 +104,15 @@ class FamilyEnd(Result):
 class CycleBranch(Result):
     """A continued family of periodic orbits in ``N`` fixed-size rows; the first ``count`` are cycles in order.
 
-    Per row: ``p`` (N,), ``period`` (N,), ``X`` (N, M, d) the orbit at times ``0, T/M, ...`` (the shooting
-    nodes); ``multipliers`` (N, d) complex Floquet multipliers (the trivial one first, exactly 1); ``n_unstable`` (N,)
-    non-trivial multipliers outside the unit circle; ``stable`` (N,) bool; ``amplitude`` (N,) the largest
-    distance of a node from the nodes' mean; ``tangent`` (N, M d + 2) unit tangents in ``(X, T, p)`` along the
-    direction of travel; ``ds`` (N,) the step that reached the row; ``residual`` (N,) max-norm of the shooting
-    residual; ``newton`` (N,) corrector iterations; ``tests`` (N, 3) the fold-of-cycles, period-doubling and
-    Neimark-Sacker test values. ``count`` (); ``status`` () a ``BranchStatus`` code (``ENDED``: the family ended by
-    itself, ``family_end.kind`` says how; ``.end`` in words); ``special`` the located ``CyclePoints``;
-    ``family_end`` a ``FamilyEnd``.
-    Padding rows are NaN / -1.
-    """
+    Per row: ``p`` (N,), ``period`` (N,), ``X`` (N, M, d) the orbit at times ``0, T/M, ...`` (the shooting nodes);
+    ``multipliers`` (N, d) complex Floquet multipliers (the trivial one first, exactly 1); ``n_unstable`` (N,)
+    non-trivial multipliers outside the unit circle; ``stable`` (N,) bool; ``amplitude`` (N,) the largest distance of a
+    node from the nodes' mean; ``tangent`` (N, M d + 2) unit tangents in ``(X, T, p)`` along the direction of travel;
+    ``ds`` (N,) the step that reached the row; ``residual`` (N,) max-norm of the shooting residual; ``newton`` (N,)
+    corrector iterations; ``tests`` (N, 3) the fold-of-cycles, period-doubling and Neimark-Sacker test values.
+    ``count`` (); ``status`` () a ``BranchStatus`` code (``ENDED``: the family ended by itself, ``family_end.kind``
+    says how; ``.end`` in words); ``special`` the located ``CyclePoints``; ``family_end`` a ``FamilyEnd``. Padding
+    rows are NaN / -1."""
 
     p: jax.Array
     period: jax.Array

@@ -10,22 +10,10 @@ import numpy as np
 from ..core._newton import illinois
 from ..core._step import tangent
 from ._cycle_branch import CycleKind
-from ._cycle_palc import (CycleProblem, CycleSettings, _ns_pairs, correct, multipliers, nontrivial,
-                          own_section, tests)
+from ._cycle_palc import CycleProblem, CycleSettings, _ns_pairs, correct, multipliers, own_section, tests
 
 MAX_LOCATE = 40         # Illinois iterations per special point
 FOCUS_TOL = 1e-8        # |Im μ| above this (relative) makes a Neimark-Sacker-test zero a Neimark-Sacker point
-
-
-def _evaluate(problem: CycleProblem, s: CycleSettings, kind, u_a, chord, x):
-    """The cycle on the hyperplane normal to ``chord`` through ``u_a + x chord`` and its test value of ``kind``."""
-    length = jnp.linalg.norm(chord)
-    direction = chord / length
-    v, conv, _, _, (_, jac) = correct(problem, u_a + x * chord, direction, problem.reference(u_a), length,
-                                            s.tol, s.max_newton)
-    mu = multipliers(problem, v, jac)
-    g = tests(tangent(own_section(problem, v, jac), direction), mu)[kind]
-    return g, v, mu, conv & jnp.isfinite(g)
 
 
 def locate(problem: CycleProblem, s: CycleSettings, kind, u_a, u_b, mu_a, mu_b, g_a, g_b) -> dict:
@@ -35,15 +23,19 @@ def locate(problem: CycleProblem, s: CycleSettings, kind, u_a, u_b, mu_a, mu_b, 
     cycle ``u``, its ``multipliers`` and ``located`` (``LocateStatus`` code)."""
     chord = u_b - u_a
     length = jnp.linalg.norm(chord)
+    direction = chord / length
 
-    def probe(x):
-        g, v, mu, ok = _evaluate(problem, s, kind, u_a, chord, x)
-        return (v, mu), g, ok
+    def probe(x):     # the cycle on the hyperplane normal to the chord through u_a + x chord, and its test value
+        v, conv, _, _, (_, jac) = correct(problem, u_a + x * chord, direction, problem.reference(u_a), length,
+                                          s.tol, s.max_newton)
+        mu = multipliers(problem, v, jac)
+        g = tests(tangent(own_section(problem, v, jac), direction), mu)[kind]
+        return (v, mu), g, conv & jnp.isfinite(g)
 
     (v, mu), located = illinois(probe, (u_a, mu_a), g_a, (u_b, mu_b), g_b, length, 10 * s.tol, MAX_LOCATE)
     kind = jnp.asarray(kind, jnp.int32)
     if problem.d >= 3:
-        rest = nontrivial(mu)
+        rest = mu[1:]
         i, j = np.triu_indices(rest.shape[0], 1)
         critical = jnp.argmin(jnp.abs(_ns_pairs(rest)))
         real_pair = jnp.abs(rest[i][critical].imag) <= FOCUS_TOL * jnp.maximum(1.0, jnp.abs(rest[i][critical]))

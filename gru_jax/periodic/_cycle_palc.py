@@ -1,16 +1,14 @@
-"""Periodic orbits by multiple shooting as a continuation problem of the core: the first cycle (from a Hopf point
-or from a given orbit), the shooting system, the Floquet multipliers and test functions of each new cycle.
+"""Periodic orbits by multiple shooting as a continuation problem of the core: the first cycle (from a Hopf point or
+from a given orbit), the shooting system, the Floquet multipliers and test functions of each new cycle.
 
 A cycle is ``u = (X.ravel(), T, p)`` (M d + 2,): the multiple-shooting nodes ``X`` (M, d), the period ``T`` and the
-parameter ``p``; its equations are ``gru_jax.periodic._flow.shooting_system`` with the phase condition taken
-relative to the previous accepted cycle (a Poincare section through its first node, normal to the flow there).
-The core's ``step`` predicts along the unit tangent and corrects by damped Newton on the shooting system bordered
-by the tangent.
+parameter ``p``; its equations are ``gru_jax.periodic._flow.shooting_system`` with the phase condition taken relative to
+the previous accepted cycle (a Poincare section through its first node, normal to the flow there). The core's ``step``
+predicts along the unit tangent and corrects by damped Newton on the shooting system bordered by the tangent.
 
-Tests (``CycleKind`` order): fold of cycles ``t_p`` (the tangent's parameter component); period doubling
-``Π (μ + 1)`` over the non-trivial multipliers; Neimark-Sacker ``Π_{i<j} (μ_i μ_j - 1)`` over pairs of non-trivial
-multipliers (the eigenvalues of the bialternate square; ``1`` for d < 3).
-"""
+Tests (``CycleKind`` order): fold of cycles ``t_p`` (the tangent's parameter component); period doubling ``Π (μ + 1)``
+over the non-trivial multipliers; Neimark-Sacker ``Π_{i<j} (μ_i μ_j - 1)`` over pairs of non-trivial multipliers (the
+eigenvalues of the bialternate square; ``1`` for d < 3)."""
 
 from __future__ import annotations
 
@@ -19,7 +17,6 @@ from typing import Any, Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-
 import numpy as np
 
 from .._eig import eigvals
@@ -33,10 +30,6 @@ from ._flow import FlowOptions, orbit, shooting_system
 
 MIN_COS = 0.5          # a corrected cycle whose tangent turned by more than 60 degrees is rejected (branch jump)
 TP_FLOOR = 10.0        # times tol: tangent p-components below this are noise (a fold of cycles is not recorded there)
-
-
-def _array(x):
-    return jnp.asarray(x)
 
 
 class CycleProblem(ContinuationProblem):
@@ -110,26 +103,24 @@ class CycleProblem(ContinuationProblem):
 
 
 class CycleSettings(eqx.Module):
-    """Step sizes, window, bounds and tolerances: array leaves, so changing them does not recompile.
+    """Step sizes, window, bounds and tolerances: array leaves, so changing them does not recompile. ``ds`` the
+    first step (and the first cycle's amplitude from a Hopf point), kept in ``[ds_min, ds_max]``, grown by ``grow``
+    after a corrector of at most ``max_newton // 2`` iterations; ``[p_min, p_max]`` the window; ``period_max`` the
+    period that ends the family as infinite; ``amp_min`` the amplitude that ends it at a Hopf point; ``tol`` the
+    Newton step tolerance (max-norm); ``floquet_tol``: a multiplier is outside the unit circle when ``|μ| > 1 +
+    floquet_tol``."""
 
-    ``ds`` the first step (and the first cycle's amplitude from a Hopf point), kept in ``[ds_min, ds_max]``,
-    grown by ``grow`` after a corrector of at most ``max_newton // 2`` iterations; ``[p_min, p_max]`` the window;
-    ``period_max`` the period that ends the family as infinite; ``amp_min`` the amplitude that ends it at a Hopf
-    point; ``tol`` the Newton step tolerance (max-norm); ``floquet_tol``: a multiplier is outside the unit circle
-    when ``|μ| > 1 + floquet_tol``.
-    """
-
-    ds: jax.Array = eqx.field(converter=_array, default=0.01)
-    ds_min: jax.Array = eqx.field(converter=_array, default=1e-6)
-    ds_max: jax.Array = eqx.field(converter=_array, default=0.5)
-    p_min: jax.Array = eqx.field(converter=_array, default=-jnp.inf)
-    p_max: jax.Array = eqx.field(converter=_array, default=jnp.inf)
-    period_max: jax.Array = eqx.field(converter=_array, default=jnp.inf)
-    amp_min: jax.Array = eqx.field(converter=_array, default=1e-4)
-    tol: jax.Array = eqx.field(converter=_array, default=1e-8)
-    max_newton: jax.Array = eqx.field(converter=_array, default=8)
-    grow: jax.Array = eqx.field(converter=_array, default=1.5)
-    floquet_tol: jax.Array = eqx.field(converter=_array, default=1e-6)
+    ds: jax.Array = eqx.field(converter=jnp.asarray, default=0.01)
+    ds_min: jax.Array = eqx.field(converter=jnp.asarray, default=1e-6)
+    ds_max: jax.Array = eqx.field(converter=jnp.asarray, default=0.5)
+    p_min: jax.Array = eqx.field(converter=jnp.asarray, default=-jnp.inf)
+    p_max: jax.Array = eqx.field(converter=jnp.asarray, default=jnp.inf)
+    period_max: jax.Array = eqx.field(converter=jnp.asarray, default=jnp.inf)
+    amp_min: jax.Array = eqx.field(converter=jnp.asarray, default=1e-4)
+    tol: jax.Array = eqx.field(converter=jnp.asarray, default=1e-8)
+    max_newton: jax.Array = eqx.field(converter=jnp.asarray, default=8)
+    grow: jax.Array = eqx.field(converter=jnp.asarray, default=1.5)
+    floquet_tol: jax.Array = eqx.field(converter=jnp.asarray, default=1e-6)
 
     def bounds(self) -> tuple[jax.Array, jax.Array]:
         """The window ``([p_min], [p_max])``."""
@@ -149,15 +140,10 @@ def correct(problem: CycleProblem, target, row, ref, cap, tol, max_newton):
     return res.v, res.converged, res.iterations, res.finite, (res.value, res.jac)
 
 
-def nontrivial(mu: jax.Array) -> jax.Array:
-    """The non-trivial multipliers (d - 1,) of ``mu`` (d,) (the trivial one comes first, see ``multipliers``)."""
-    return mu[1:]
-
-
 def n_unstable(mu: jax.Array, floquet_tol) -> jax.Array:
-    """Non-trivial multipliers with ``|μ| > 1 + floquet_tol`` (int32; -1 if any is NaN)."""
-    rest = nontrivial(mu)
-    count = jnp.sum(jnp.abs(rest) > 1.0 + floquet_tol).astype(jnp.int32)
+    """Non-trivial multipliers (``mu[1:]``, see ``multipliers``) with ``|μ| > 1 + floquet_tol`` (int32; -1 if any
+    is NaN)."""
+    count = jnp.sum(jnp.abs(mu[1:]) > 1.0 + floquet_tol).astype(jnp.int32)
     return jnp.where(jnp.all(jnp.isfinite(mu)), count, -1)
 
 
@@ -168,7 +154,7 @@ def _ns_pairs(rest: jax.Array) -> jax.Array:
 
 def tests(t: jax.Array, mu: jax.Array) -> jax.Array:
     """The three test values (3,) at a row with unit tangent ``t`` and multipliers ``mu`` (d,)."""
-    rest = nontrivial(mu)
+    rest = mu[1:]                       # the non-trivial multipliers
     pd = jnp.prod(rest + 1.0).real
     ns = jnp.prod(_ns_pairs(rest)).real if rest.shape[0] >= 2 else jnp.ones((), t.dtype)
     return jnp.stack([t[-1], pd, ns])
@@ -234,10 +220,9 @@ def start_from_hopf(problem: CycleProblem, s: CycleSettings, h: jax.Array, p: ja
     """The first cycle near the Hopf point ``(h (d,), p ())``: ``h + √2 ds Re(e^{iθ} q)`` with the critical
     eigenvector ``q`` (``<q, q> = 1``), period ``2π/ω``, and ``p`` moved by ``-l1 ω ds² / (2μ')`` (the side where
     the normal form ``r² = -2μ'(p - p_H)/(l1 ω)`` has a cycle, ``l1`` in Kuznetsov's normalisation; ``μ'`` the
-    transversality ``d Re λ/dp``); corrected on the hyperplane that fixes its projection on the eigen-direction,
-    with the amplitude quartered and the cycle corrected again while that fails (down to ``ds_min``); the first
-    step is that amplitude. The tangent points away from the Hopf point (along the secant from it to the first
-    cycle)."""
+    transversality ``d Re λ/dp``); corrected on the hyperplane that fixes its projection on the eigen-direction, with
+    the amplitude quartered and the cycle corrected again while that fails (down to ``ds_min``); the first step is
+    that amplitude. The tangent points away from the Hopf point (along the secant from it to the first cycle)."""
     prm = problem.at(p)
     g = lambda x: problem.f(x, prm)
     a = jax.jacfwd(g)(h)

@@ -2,8 +2,7 @@
 limit cycle, not settled) by the first return to a Poincare section, and the cycles are refined by shooting
 and deduplicated into fixed-size buffers.
 
-``cycles_one`` works on one parameter set and is vmapped over a params batch.
-"""
+``cycles_one`` works on one parameter set and is vmapped over a params batch."""
 
 from __future__ import annotations
 
@@ -43,8 +42,7 @@ class LimitCycles(Result):
     refinement failed is kept as data), the rest padding (NaN, status ``-1``). ``n_seeds`` (B..., K) seeds whose
     return led to each row. Per seed (B..., n): ``seed_end`` ``TrajectoryEnd`` codes; ``seed_cycle`` the row
     (``-1``: none); ``seed_state`` (B..., n, d) the state after the transient; ``seed_period`` the first-return
-    time to its section (NaN without a close return).
-    """
+    time to its section (NaN without a close return)."""
 
     cycles: PeriodicOrbit
     count: jax.Array
@@ -95,9 +93,8 @@ class LimitCycles(Result):
                 f"max {counts.max()}; seeds: {self._tally()})")
 
     def _repr_one(self) -> str:
-        ends, tally = np.asarray(self.seed_end), self._tally()
         t = self.trim()
-        lines = [f"LimitCycles: {int(self.count)} from {ends.shape[-1]} seeds ({tally})"]
+        lines = [f"LimitCycles: {int(self.count)} from {self.seed_end.shape[-1]} seeds ({self._tally()})"]
         for i in range(int(self.count)):
             c = jax.tree_util.tree_map(lambda a: a[i], t.cycles)
             mu = ", ".join(f"{complex(z):.4g}" for z in np.asarray(c.multipliers)[:4])
@@ -111,13 +108,10 @@ class LimitCycles(Result):
 # ---- one seed -----------------------------------------------------------------------------------------------
 
 def first_return(f: VectorField, params, x_a: jax.Array, opts: dict, flow_opts: FlowOptions, max_returns: int):
-    """Follow the trajectory from ``x_a`` (d,) through its upward crossings of the Poincare section through
-    ``x_a`` normal to ``f(x_a)`` (diffrax ``Event`` with a root find), until one lands within ``return_tol``
-    (max-norm) of ``x_a``, ``max_period`` has passed or ``max_returns`` crossings were seen.
-
-    Returns ``(period, close, ok)``: the return time (NaN if no close return), whether a close return
-    happened, and whether every solve succeeded.
-    """
+    """Follow the trajectory from ``x_a`` (d,) through its upward crossings of the Poincare section through ``x_a``
+    normal to ``f(x_a)`` (diffrax ``Event`` with a root find), until one lands within ``return_tol`` (max-norm) of
+    ``x_a``, ``max_period`` has passed or ``max_returns`` crossings were seen. Returns ``(period, close, ok)``: the
+    return time (NaN if no close return), whether a close return happened, and whether every solve succeeded."""
     f_a = f(x_a, params)
 
     def section(t, y, args, **kwargs):   # held positive at the start, which lies on the section
@@ -190,7 +184,8 @@ def same_cycle(x0: jax.Array, period: jax.Array, samples: jax.Array, ok: jax.Arr
 
 # ---- one problem --------------------------------------------------------------------------------------------
 
-def _pad(a: jax.Array, valid: jax.Array) -> jax.Array:
+def pad(a: jax.Array, valid: jax.Array) -> jax.Array:
+    """``a`` (n, ...) where ``valid`` (n,), else NaN (inexact dtypes) or -1."""
     mask = valid.reshape(valid.shape + (1,) * (a.ndim - 1))
     return jnp.where(mask, a, jnp.nan if jnp.issubdtype(a.dtype, jnp.inexact) else -1)
 
@@ -226,7 +221,7 @@ def cycles_one(f: VectorField, params, seeds: jax.Array, opts: dict, flow_opts: 
     count = jnp.sum(keep).astype(jnp.int32)
     order = jnp.nonzero(keep, size=K, fill_value=0)[0]
     filled = jnp.arange(K) < count
-    cycles = jax.tree_util.tree_map(lambda a: _pad(a[order], filled), orbits)
+    cycles = jax.tree_util.tree_map(lambda a: pad(a[order], filled), orbits)
     n_seeds = jnp.sum(seed_cycle[None, :] == jnp.arange(K)[:, None], axis=1).astype(jnp.int32)
     return LimitCycles(cycles=cycles, count=count, n_seeds=n_seeds, seed_end=end, seed_cycle=seed_cycle,
                        seed_state=x_a, seed_period=period)
@@ -254,20 +249,17 @@ def find_limit_cycles(params, *, f: VectorField | None = None, key: jax.Array | 
                       rtol: float = 1e-10, atol: float = 1e-12, max_steps: int = 20_000) -> LimitCycles:
     """Limit cycles of ``dh/dt = f(h, params)`` reached by simulation from many seeds.
 
-    Seeds as in ``find_fixed_points`` (``seeds`` (n, d), or ``n_seeds`` drawn in ``box`` / the model's
-    ``state_box()`` with ``key`` or on a grid). Each seed is integrated for ``t_transient``; its end ``x_a`` is
-    a fixed point when ``max|f(x_a)| <= fp_tol``, else it is followed through the upward crossings of the
-    Poincare section through ``x_a`` normal to ``f(x_a)`` (at most ``max_returns`` crossings within
-    ``max_period``): a crossing within ``return_tol`` (max-norm) of ``x_a`` is a cycle candidate with that
-    period. Candidates are clustered (one's point within ``dedup_tol`` of the other's orbit, sampled at
-    ``n_samples`` points evenly spaced in arclength, and periods within ``period_rtol``), one per cluster is
-    refined by ``periodic_orbit`` (``n_segments``, ``tol``, ``max_newton``, ``min_amplitude``), and refined
-    rows that found the same cycle are merged; at most ``max_cycles`` rows are kept. ``rtol``/``atol``/
-    ``max_steps``: the ODE solver's (also the event root finder's tolerances).
-
-    A model with a ``batch_shape`` is solved for every member (same seeds) in one compiled call. Tolerances and
-    times are traced (no recompile). Raises ``ValueError`` for bad shapes, values or options, before compiling.
-    """
+    Seeds as in ``find_fixed_points`` (``seeds`` (n, d), or ``n_seeds`` drawn in ``box`` / the model's ``state_box()``
+    with ``key`` or on a grid). Each seed is integrated for ``t_transient``; its end ``x_a`` is a fixed point when
+    ``max|f(x_a)| <= fp_tol``, else it is followed through the upward crossings of the Poincare section through ``x_a``
+    normal to ``f(x_a)`` (at most ``max_returns`` crossings within ``max_period``): a crossing within ``return_tol``
+    (max-norm) of ``x_a`` is a cycle candidate with that period. Candidates are clustered (one's point within
+    ``dedup_tol`` of the other's orbit, sampled at ``n_samples`` points evenly spaced in arclength, and periods within
+    ``period_rtol``), one per cluster is refined by ``periodic_orbit`` (``n_segments``, ``tol``, ``max_newton``,
+    ``min_amplitude``), and refined rows that found the same cycle are merged; at most ``max_cycles`` rows are kept.
+    ``rtol``/``atol``/``max_steps``: the ODE solver's (also the event root finder's tolerances). A model with a
+    ``batch_shape`` is solved for every member (same seeds) in one compiled call. Tolerances and times are traced (no
+    recompile). Raises ``ValueError`` for bad shapes, values or options, before compiling."""
     validate_params(params)
     f = resolve_field(params, f)
     check_choice("seeding", seeding, ("random", "grid"))
@@ -276,11 +268,10 @@ def find_limit_cycles(params, *, f: VectorField | None = None, key: jax.Array | 
                         ("period_rtol", period_rtol), ("tol", tol), ("max_newton", max_newton),
                         ("min_amplitude", min_amplitude), ("rtol", rtol), ("atol", atol)):
         check_positive(name, value)
-    for name, value in (("max_cycles", max_cycles), ("max_returns", max_returns), ("n_segments", n_segments),
-                        ("n_samples", n_samples), ("max_steps", max_steps)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (2 if name == "n_samples"
-                                                                                            else 1):
-            raise ValueError(f"{name}: expected an int >= {2 if name == 'n_samples' else 1}, got {value!r}.")
+    for name, value, low in (("max_cycles", max_cycles, 1), ("max_returns", max_returns, 1),
+                             ("n_segments", n_segments, 1), ("n_samples", n_samples, 2), ("max_steps", max_steps, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name}: expected an int >= {low}, got {value!r}.")
     seeds, _, _ = resolve_seeds(params, seeds, n_seeds, key=key, seeding=seeding, box=box)
     opts = {k: jnp.asarray(v, float) for k, v in dict(
         t_transient=t_transient, max_period=max_period, fp_tol=fp_tol, return_tol=return_tol, dedup_tol=dedup_tol,

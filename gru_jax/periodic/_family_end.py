@@ -4,10 +4,8 @@ it ends when it shrinks onto a Hopf point.
 Infinite period: the slowest point of the last orbit is refined by Newton to an equilibrium at the same ``p``. A
 hyperbolic saddle near the orbit means a homoclinic orbit (saddle-loop, or saddle-focus if its leading eigenvalue
 is complex); an equilibrium with a near-zero eigenvalue, or none near the orbit (a bottleneck, the ghost of a
-saddle-node), means a SNIC. The period law of the last rows supports the verdict: along the family
-``dT/dp = t_T / t_p``, and ``ln|dT/dp|`` grows like ``λ_u T`` for the log law ``T ~ -ln|p - p*|/λ_u`` of a
-homoclinic orbit and like ``3 ln T`` for the square-root law ``T ~ C/sqrt|p - p*|`` of a SNIC.
-"""
+saddle-node), means a SNIC. The period law of the last rows (``dT/dp = t_T / t_p`` along the family; the laws are
+in ``FamilyEnd``) supports the verdict."""
 
 from __future__ import annotations
 
@@ -38,8 +36,7 @@ def _slope(x, y, w):
 def _intercept(columns, y, w):
     """The constant coefficient of a weighted least-squares fit ``y ≈ c0 + Σ c_k columns_k``."""
     a = jnp.stack([jnp.ones_like(y)] + list(columns), axis=1) * w[:, None]
-    coef = jnp.linalg.lstsq(a, y * w)[0]
-    return coef[0]
+    return jnp.linalg.lstsq(a, y * w)[0][0]
 
 
 def infinite_period(problem: CycleProblem, u_rows, t_rows, used, floor) -> FamilyEnd:
@@ -111,11 +108,9 @@ def hopf_end(problem: CycleProblem, u_rows, n_rows) -> FamilyEnd:
     linear = ps[2] - a2[2] * (ps[2] - ps[1]) / (a2[2] - a2[1])
     quadratic = sum(ps[i] * jnp.prod(jnp.array([a2[j] / (a2[j] - a2[i]) for j in range(3) if j != i]))
                     for i in range(3))
-    nan = jnp.full((), jnp.nan, u_rows.dtype)
-    return FamilyEnd(kind=jnp.asarray(FamilyEndKind.HOPF, jnp.int32), equilibrium=jnp.where(found, eq, jnp.nan),
-                     eigenvalues=jnp.where(found, ev, jnp.nan), saddle_quantity=nan, slowest=centre,
-                     speed=jnp.linalg.norm(problem.f(centre, prm)), p_end=jnp.where(n_rows >= 3, quadratic, linear),
-                     rate=nan, exponent=nan, law_agrees=jnp.asarray(False))
+    return no_end(problem.d, u_rows.dtype, FamilyEndKind.HOPF)._replace(
+        equilibrium=jnp.where(found, eq, jnp.nan), eigenvalues=jnp.where(found, ev, jnp.nan), slowest=centre,
+        speed=jnp.linalg.norm(problem.f(centre, prm)), p_end=jnp.where(n_rows >= 3, quadratic, linear))
 
 
 def no_end(d: int, dtype, kind=-1) -> FamilyEnd:

@@ -1,8 +1,7 @@
 """The flow of ``dh/dt = f(h, params)`` over a time ``T`` on diffrax, with its derivatives from the variational
 equation: the one engine under shooting, Floquet multipliers, manifolds and split functions.
 
-Everything here works on one problem and vmaps; nothing raises from traced code: each call returns ``ok``.
-"""
+Everything here works on one problem and vmaps; nothing raises from traced code: each call returns ``ok``."""
 
 from __future__ import annotations
 
@@ -15,16 +14,12 @@ import jax.numpy as jnp
 from .._ode import diffeqsolve
 
 
-def _array(x):
-    return jnp.asarray(x)
-
-
 class FlowOptions(eqx.Module):
-    """ODE solver settings. ``rtol``/``atol`` are array leaves (no recompile when changed); ``solver``
-    (a diffrax solver) and ``max_steps`` are static."""
+    """ODE solver settings. ``rtol``/``atol`` are array leaves (no recompile when changed); ``solver`` (a diffrax
+    solver) and ``max_steps`` are static."""
 
-    rtol: jax.Array = eqx.field(converter=_array, default=1e-10)
-    atol: jax.Array = eqx.field(converter=_array, default=1e-12)
+    rtol: jax.Array = eqx.field(converter=jnp.asarray, default=1e-10)
+    atol: jax.Array = eqx.field(converter=jnp.asarray, default=1e-12)
     solver: Any = eqx.field(static=True, default_factory=diffrax.Tsit5)
     max_steps: int = eqx.field(static=True, default=20_000)
 
@@ -48,21 +43,15 @@ def flow(f: Callable, params, x0: jax.Array, T, opts: FlowOptions = FlowOptions(
 
 def orbit(f: Callable, params, x0: jax.Array, T, n: int, opts: FlowOptions = FlowOptions()):
     """The trajectory from ``x0`` sampled at ``n`` (static) evenly spaced times in ``[0, T]``: ``(xs (n, d), ok)``."""
-    ts = jnp.linspace(0.0, 1.0, n) * T
-    ys, ok = _solve(f, x0, T, params, opts, diffrax.SaveAt(ts=ts))
-    return ys, ok
+    return _solve(f, x0, T, params, opts, diffrax.SaveAt(ts=jnp.linspace(0.0, 1.0, n) * T))
 
 
 def variational(f: Callable, params, x0: jax.Array, T, opts: FlowOptions = FlowOptions(), dparams=None):
     """The flow and its derivatives from one integration of the variational equations.
 
-    Returns ``(x, Phi, w, ok)``: ``x = x(T)`` (d,); ``Phi = dx(T)/dx0`` (d, d) (the monodromy matrix when
-    ``x`` is periodic with period ``T``); ``w = dx(T)/dparams`` (d,) along the params tangent ``dparams``
-    (a pytree like ``params``; zeros if None). ``dx(T)/dT`` is ``f(x, params)``. Accurate to the solver's
-    tolerances (``Phi`` and ``w`` are part of the error-controlled state).
-    """
-    d = x0.shape[-1]
-
+    Returns ``(x, Phi, w, ok)``: ``x = x(T)`` (d,); ``Phi = dx(T)/dx0`` (d, d) (the monodromy matrix when ``x`` is
+    periodic with period ``T``); ``w = dx(T)/dparams`` (d,) along the params tangent ``dparams`` (a pytree like
+    ``params``; zeros if None). ``dx(T)/dT`` is ``f(x, params)``. ``Phi`` and ``w`` are error-controlled."""
     def rhs(y, q):
         x, phi, w = y
         fx, jvp = jax.linearize(lambda z: f(z, q), x)
@@ -70,7 +59,7 @@ def variational(f: Callable, params, x0: jax.Array, T, opts: FlowOptions = FlowO
         fp = jnp.zeros_like(x) if dparams is None else jax.jvp(lambda r: f(x, r), (q,), (dparams,))[1]
         return fx, dphi, jvp(w) + fp
 
-    y0 = (x0, jnp.eye(d, dtype=x0.dtype), jnp.zeros_like(x0))
+    y0 = (x0, jnp.eye(x0.shape[-1], dtype=x0.dtype), jnp.zeros_like(x0))
     (x, phi, w), ok = _solve(rhs, y0, T, params, opts, diffrax.SaveAt(t1=True))
     return x[-1], phi[-1], w[-1], ok
 
@@ -79,12 +68,11 @@ def shooting_system(f: Callable, params, X: jax.Array, T, x_ref: jax.Array, f_re
                     opts: FlowOptions = FlowOptions(), dparams=None):
     """The multiple-shooting system of a periodic orbit, its Jacobian and the monodromy matrix.
 
-    ``X`` (M, d) holds the orbit at times ``0, T/M, ..., (M-1)T/M`` (M = 1: single shooting). Residual
-    ``r`` (M d + 1,): ``r_i = phi(X_i, T/M) - X_{i+1 mod M}`` (flattened), then the phase condition
-    ``(X_0 - x_ref)·f_ref`` (a Poincare section through ``x_ref`` normal to ``f_ref``). ``jac``
-    (M d + 1, M d + 2): derivatives in ``(X.ravel(), T, p)``, the last column along the params tangent
-    ``dparams`` (zeros if None). ``monodromy`` (d, d) = ``Phi_{M-1} ... Phi_0``. ``ok`` () all segments solved.
-    """
+    ``X`` (M, d) holds the orbit at times ``0, T/M, ..., (M-1)T/M`` (M = 1: single shooting). Residual ``r`` (M d + 1,):
+    ``r_i = phi(X_i, T/M) - X_{i+1 mod M}`` (flattened), then the phase condition ``(X_0 - x_ref)·f_ref`` (a Poincare
+    section through ``x_ref`` normal to ``f_ref``). ``jac`` (M d + 1, M d + 2): derivatives in ``(X.ravel(), T, p)``,
+    the last column along the params tangent ``dparams`` (zeros if None). ``monodromy`` (d, d) = ``Phi_{M-1} ...
+    Phi_0``. ``ok`` () all segments solved."""
     M, d = X.shape
     x_end, phi, w, ok = jax.vmap(lambda x0: variational(f, params, x0, T / M, opts, dparams))(X)
     f_end = jax.vmap(lambda x: f(x, params))(x_end)

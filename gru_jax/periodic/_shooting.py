@@ -1,15 +1,12 @@
 """Periodic orbits by (multiple) shooting on diffrax, with their Floquet multipliers.
 
-A damped Newton iteration (``core.backtracking_newton``) solves ``shooting_system`` (``_flow``) for the orbit
-points ``X`` (M, d) and the period ``T``; the phase condition is the Poincare section through the initial guess
-``x0`` normal to ``f(x0)``. The located orbit is differentiable in the parameters by the implicit function
+A damped Newton iteration (``core.backtracking_newton``) solves ``shooting_system`` (``_flow``) for the orbit points
+``X`` (M, d) and the period ``T``. The located orbit is differentiable in the parameters by the implicit function
 theorem: the result is one more Newton step from the converged point with the Jacobian held constant
-(``core.implicit_step``, as for equilibria), whose derivative is ``-J⁻¹ ∂r/∂params``.
-Reverse mode only (diffrax's checkpointed adjoint).
-"""
+(``core.implicit_step``, as for equilibria), whose derivative is ``-J⁻¹ ∂r/∂params``. Reverse mode only
+(diffrax's checkpointed adjoint)."""
 
 from __future__ import annotations
-
 
 import equinox as eqx
 import jax
@@ -38,13 +35,11 @@ class OrbitStatus(Codes):
 class PeriodicOrbit(Result):
     """A periodic orbit (or a batch ``B`` of them) with its Floquet multipliers.
 
-    Attributes: ``X`` (B..., M, d) orbit points at times ``0, T/M, ..., (M-1)T/M``; ``period`` (B...,);
-    ``multipliers`` (B..., d) complex eigenvalues of the monodromy matrix, by descending modulus;
-    ``amplitude`` (B...,) max over components of (max - min) along the orbit (from points evenly spaced in
-    arclength); ``residual`` (B...,) max-norm
-    of the shooting residual at the last Newton iterate; ``status`` (B...,) ``OrbitStatus`` codes;
-    ``newton`` (B...,) Newton iterations. Derived: ``x0``, ``trivial_error``, ``n_unstable``, ``stable``.
-    """
+    Attributes: ``X`` (B..., M, d) orbit points at times ``0, T/M, ..., (M-1)T/M``; ``period`` (B...,); ``multipliers``
+    (B..., d) complex eigenvalues of the monodromy matrix, by descending modulus; ``amplitude`` (B...,) max over
+    components of (max - min) along the orbit (from points evenly spaced in arclength); ``residual`` (B...,) max-norm of
+    the shooting residual at the last Newton iterate; ``status`` (B...,) ``OrbitStatus`` codes; ``newton`` (B...,)
+    Newton iterations. Derived: ``x0``, ``trivial_error``, ``n_unstable``, ``stable``."""
 
     X: jax.Array
     period: jax.Array
@@ -83,10 +78,9 @@ class PeriodicOrbit(Result):
         return (self.status == OrbitStatus.CONVERGED) & (self.n_unstable == 0)
 
     def sample(self, params, n: int, f: VectorField | None = None, *, by: str = "time") -> jax.Array:
-        """``n`` points (B..., n, d) along one period from ``x0``: evenly spaced in time (``by="time"``, the
-        last point closes the orbit) or in arclength (``by="arclength"``, better for plots of orbits with slow
-        and fast parts). ``params`` as given to ``periodic_orbit``: a batched model is vmapped over its own
-    leading batch dims, other params are shared."""
+        """``n`` points (B..., n, d) along one period from ``x0``: evenly spaced in time (``by="time"``, the last
+        point closes the orbit) or in arclength (``by="arclength"``, better for plots of orbits with slow and fast
+        parts). ``params`` as given to ``periodic_orbit`` (a batched model is vmapped over its own batch dims)."""
         if by not in ("time", "arclength"):
             raise ValueError(f"by: unknown option {by!r}; choose 'time' or 'arclength'.")
         field = resolve_field(params, f)
@@ -102,18 +96,13 @@ class PeriodicOrbit(Result):
     def _repr_one(self) -> str:
         mu = ", ".join(f"{complex(z):.6g}" for z in np.asarray(self.multipliers))
         status = OrbitStatus(int(self.status))
-        return (f"PeriodicOrbit: period {float(self.period):.10g}, amplitude {float(self.amplitude):.6g}, "
-                f"{_stability(self)}\n"
+        stability = ("not converged" if status != OrbitStatus.CONVERGED else "stable" if bool(self.stable) else
+                     f"unstable ({int(self.n_unstable)} multiplier(s) outside the unit circle)")
+        return (f"PeriodicOrbit: period {float(self.period):.10g}, amplitude {float(self.amplitude):.6g}, {stability}\n"
                 f"  multipliers [{mu}] (trivial error {float(self.trivial_error):.1e})\n"
                 f"  x0 {np.array2string(np.asarray(self.x0), precision=6)}, M={self.X.shape[-2]}\n"
                 f"  {status.name.lower()} ({status.message}) after {int(self.newton)} Newton steps, "
                 f"residual {float(self.residual):.1e}")
-
-
-def _stability(o: PeriodicOrbit) -> str:
-    if int(o.status) != OrbitStatus.CONVERGED:
-        return "not converged"
-    return "stable" if bool(o.stable) else f"unstable ({int(o.n_unstable)} multiplier(s) outside the unit circle)"
 
 
 def _batched(fn, params, batch: tuple[int, ...]):
@@ -162,21 +151,18 @@ def shoot(f: VectorField, params, x0: jax.Array, period, opts: dict, n_segments:
           flow_opts: FlowOptions = FlowOptions(), n_samples: int = 64):
     """Damped Newton for one periodic orbit from the guess ``x0`` (d,) and ``period`` (). vmappable.
 
-    ``opts``: traced ``tol``, ``max_newton``, ``max_step``, ``min_amplitude``. Returns
-    ``(PeriodicOrbit, samples)``, ``samples`` (n_samples, d) evenly spaced in arclength along the orbit.
-    Each iteration integrates the variational equations once (at the trial point); a trial is accepted when
-    the residual's 2-norm decreases, else the step is halved. Converged when the Newton step is at most
-    ``tol`` (max-norm in ``X``; in ``T`` relative to ``max(1, T)``).
+    ``opts``: traced ``tol``, ``max_newton``, ``max_step``, ``min_amplitude``. Returns ``(PeriodicOrbit, samples)``,
+    ``samples`` (n_samples, d) evenly spaced in arclength along the orbit. Each iteration integrates the variational
+    equations once (at the trial point); a trial is accepted when the residual's 2-norm decreases, else the step is
+    halved. Converged when the Newton step is at most ``tol`` (max-norm in ``X``; in ``T`` relative to ``max(1, T)``).
     """
     M, d = n_segments, x0.shape[-1]
     fixed = jax.lax.stop_gradient(params)
     x_ref, f_ref = x0, f(x0, params)
     ref = jax.lax.stop_gradient((x_ref, f_ref))
     T0 = jnp.asarray(period, x0.dtype)
-    if M == 1:
-        X0 = jax.lax.stop_gradient(x0)[None]
-    else:
-        X0 = orbit(f, fixed, jax.lax.stop_gradient(x0), T0 * (M - 1) / M, M, flow_opts)[0]
+    X0 = (jax.lax.stop_gradient(x0)[None] if M == 1
+          else orbit(f, fixed, jax.lax.stop_gradient(x0), T0 * (M - 1) / M, M, flow_opts)[0])
 
     def evaluate(z):
         X, T = z[:-1].reshape(M, d), z[-1]
@@ -238,8 +224,7 @@ def periodic_orbit(params, x0, period, *, f: VectorField | None = None, n_segmen
     Batches: a model with a ``batch_shape`` B (e.g. a batched ``GRUParams``) gives one orbit per member, with
     ``x0`` (d,) or (B..., d) and ``period`` () or (B...); other params are shared and a batch of guesses
     ``x0`` (N..., d) gives one orbit per guess. Differentiable in params by the implicit function theorem
-    (reverse mode). Raises ``ValueError`` for bad shapes, non-finite values or options, before compiling.
-    """
+    (reverse mode). Raises ``ValueError`` for bad shapes, non-finite values or options, before compiling."""
     validate_params(params)
     f = resolve_field(params, f)
     x0, period = jnp.asarray(x0, float), jnp.asarray(period, float)

@@ -40,20 +40,15 @@ def two_parameter_diagram(curves, *, ax=None, labels=None):
         c = curve.trim()
         p, p2 = np.asarray(c.p), np.asarray(c.p2)
         colour, style = CURVE_STYLE[_kind(c)]
+        focus = np.asarray(c.kappa) > 0 if _kind(c) == "hopf" else np.ones(p.shape, bool)
+        focus, saddle = _widen(focus), _widen(~focus)       # the pieces meet at the Bogdanov-Takens point
+        ax.plot(np.where(focus, p, np.nan), np.where(focus, p2, np.nan), color=colour, ls=style, lw=1.6, label=label)
+        if saddle.any():
+            colour, style, alpha = NEUTRAL_SADDLE_STYLE
+            ax.plot(np.where(saddle, p, np.nan), np.where(saddle, p2, np.nan), color=colour, ls=style, lw=1.4,
+                    alpha=alpha, label=f"{label} (neutral saddle)")
         if isinstance(c, HomoclinicCurve):
-            ax.plot(p, p2, color=colour, ls=style, lw=1.6, label=label)
             continue
-        if c.kind == "hopf":
-            focus = np.asarray(c.kappa) > 0
-            focus, saddle = _widen(focus), _widen(~focus)       # the pieces meet at the Bogdanov-Takens point
-            ax.plot(np.where(focus, p, np.nan), np.where(focus, p2, np.nan), color=colour, ls=style, lw=1.6,
-                    label=label)
-            if saddle.any():
-                colour, style, alpha = NEUTRAL_SADDLE_STYLE
-                ax.plot(np.where(saddle, p, np.nan), np.where(saddle, p2, np.nan), color=colour, ls=style, lw=1.4,
-                        alpha=alpha, label=f"{label} (neutral saddle)")
-        else:
-            ax.plot(p, p2, color=colour, ls=style, lw=1.6, label=label)
         sp = c.special
         for code, (colour, marker) in POINT_STYLE.items():
             sel = np.asarray(sp.kind) == int(code)

@@ -67,14 +67,9 @@ def cycle_family(branch, ax=None, *, y: str = "period", label: str | None = None
         sel = np.array([lab == kind for lab in labels], bool)
         if sel.any():
             px = np.asarray(points.p)[sel]    # amplitude at a point: interpolated along the rows, for the marker
-            values = np.asarray(points.period)[sel] if y == "period" else np.interp(px, *_increasing(p, v))
+            values = np.asarray(points.period)[sel] if y == "period" else np.interp(px, np.sort(p), v[np.argsort(p)])
             ax.scatter(px, values, marker=marker, color=colour, zorder=5, s=40, label=f"{kind} ({int(sel.sum())})")
     ax.plot([], [], " ", label=f"ends: {b.end}")
     ax.set(ylabel=y, xlabel=xlabel if xlabel is not None else "parameter")
     ax.legend(fontsize=8, loc="best")
     return ax
-
-
-def _increasing(x: np.ndarray, y: np.ndarray):
-    order = np.argsort(x)
-    return x[order], y[order]

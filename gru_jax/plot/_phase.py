@@ -28,16 +28,13 @@ NULLCLINE_COLOURS = ("#2ca02c", "#1f9bd1")
 def phase_portrait(params, *, f: VectorField | None = None, fixed_points=None, trajectories=None, cycles=None,
                    manifolds=None, ax=None, lim=(-1.05, 1.05), density: float = 1.2, n_grid: int = 301,
                    legend: bool = True):
-    """Draw the phase portrait of a 2-D system ``dh/dt = f(h, params)`` on ``ax`` (a new figure if ``None``).
-
-    Layers: streamlines of ``f`` (light), both nullclines (zero contours of ``f_1`` and ``f_2`` on an
-    ``n_grid``×``n_grid`` grid over ``lim``², which is a pair or a pair of pairs), ``fixed_points`` (a
-    single-problem ``FixedPoints``) coloured by kind (``KIND_STYLE``), and ``trajectories`` (a
-    ``Trajectory`` or an array (N, T, 2)) as thin lines with start markers, limit ``cycles`` (a
-    ``LimitCycles``, a ``PeriodicOrbit`` or orbits (K, n, 2); stable solid, unstable dashed) and a saddle's
-    ``manifolds`` (a ``Manifolds``: at a homoclinic parameter they draw the loop). ``f`` defaults to the params'
-    own vector field. Returns the Axes. Raises ``ValueError`` unless the system is 2-D and unbatched.
-    """
+    """Draw the phase portrait of a 2-D system ``dh/dt = f(h, params)`` on ``ax`` (a new figure if ``None``). Layers:
+    streamlines of ``f`` (light), both nullclines (zero contours of ``f_1`` and ``f_2`` on an ``n_grid``×``n_grid``
+    grid over ``lim``², which is a pair or a pair of pairs), ``fixed_points`` (a single-problem ``FixedPoints``)
+    coloured by kind (``KIND_STYLE``), and ``trajectories`` (a ``Trajectory`` or an array (N, T, 2)) as thin lines with
+    start markers, limit ``cycles`` (a ``LimitCycles``, a ``PeriodicOrbit`` or orbits (K, n, 2); stable solid, unstable
+    dashed) and a saddle's ``manifolds`` (a ``Manifolds``: at a homoclinic parameter they draw the loop). ``f`` defaults
+    to the params' own vector field. Returns the Axes. Raises ``ValueError`` unless the system is 2-D and unbatched."""
     validate_params(params)
     f = resolve_field(params, f)
     if getattr(params, "dim", 2) != 2 or batch_shape(params):
@@ -80,8 +77,7 @@ def _field_on_grid(f, params, grid):
 
 def _draw_trajectories(ax, trajectories) -> None:
     hs = np.asarray(getattr(trajectories, "hs", trajectories), float)
-    if hs.ndim == 2:
-        hs = hs[None]
+    hs = hs[None] if hs.ndim == 2 else hs
     if hs.ndim != 3 or hs.shape[-1] != 2:
         raise ValueError(f"phase_portrait: trajectories must have shape (N, T, 2), got {hs.shape}.")
     for k, path in enumerate(hs):

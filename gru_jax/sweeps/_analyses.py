@@ -1,7 +1,6 @@
 """Built-in analyses for parameter sweeps (the contract: ``gru_jax.sweeps._sweep``), and a random-GRU ensemble
-generator. Options are checked when an analysis is built (``ValueError``); the batch shape (B,) is checked when
-it is called (shapes are static, so also under ``jit``).
-"""
+generator. Options are checked when an analysis is built (``ValueError``); the batch shape (B,) is checked when it is
+called (shapes are static, so also under ``jit``)."""
 
 from __future__ import annotations
 
@@ -94,16 +93,14 @@ def _start(h0, params, name: str, arg: str = "h0") -> jax.Array:
 class Census:
     """Fixed-point census: how many equilibria of each stability kind, per parameter set.
 
-    ``n_seeds`` seeds (``seeding="grid"`` or ``"random"`` with ``key``) in the model's state box, solved,
-    deduplicated and classified by ``find_fixed_points`` (its ``tol``, ``max_newton``, ``dedup_tol``,
-    ``hyperbolic_tol``). Outputs, each (B,): ``n_fixed``; one count per ``Kind`` (``KIND_KEYS``:
-    ``n_stable_node``, ``n_stable_focus``, ``n_unstable_node``, ``n_unstable_focus``, ``n_saddle``,
-    ``n_non_hyperbolic``); ``n_stable`` (nodes + foci); ``topology`` (``encode_topology`` of the counts);
-    ``n_failed_seeds`` (seeds that hit ``max_newton`` or went non-finite: a hint that points were missed);
-    ``all_converged``: every found point has a converged eigen-solve, a kind, and ``max|f| <= residual_tol``.
-    A point without a kind (non-finite eigenvalues) counts in ``n_fixed`` only, and makes ``all_converged``
-    false. Counts depend on the seeds: a point no seed reaches is missed (more seeds find more).
-    """
+    ``n_seeds`` seeds (``seeding="grid"`` or ``"random"`` with ``key``) in the model's state box, solved, deduplicated
+    and classified by ``find_fixed_points`` (its ``tol``, ``max_newton``, ``dedup_tol``, ``hyperbolic_tol``). Outputs,
+    each (B,): ``n_fixed``; one count per ``Kind`` (``KIND_KEYS``: ``n_stable_node``, ``n_stable_focus``,
+    ``n_unstable_node``, ``n_unstable_focus``, ``n_saddle``, ``n_non_hyperbolic``); ``n_stable`` (nodes + foci);
+    ``topology`` (``encode_topology`` of the counts); ``n_failed_seeds`` (seeds that hit ``max_newton`` or went
+    non-finite: a hint that points were missed); ``all_converged``: every found point has a converged eigen-solve, a
+    kind, and ``max|f| <= residual_tol``. A point without a kind (non-finite eigenvalues) counts in ``n_fixed`` only,
+    and makes ``all_converged`` false. Counts depend on the seeds: a point no seed reaches is missed."""
 
     @renamed(xtol="tol", max_steps="max_newton")
     def __init__(self, n_seeds: int = 64, seeding: str = "grid", hyperbolic_tol: float = 1e-8, *,
@@ -144,11 +141,10 @@ class Census:
 class Stability:
     """Stability of the equilibrium reached by Newton from ``h0`` (default: the origin), per parameter set.
 
-    Outputs: ``h`` (B, d); ``max_real`` (B,) the largest real part of the Jacobian's eigenvalues; ``kind``
-    (B,) ``Kind`` code; ``n_unstable`` (B,); ``converged`` (B,) bool: Newton converged, the eigen-solve
-    converged and ``max|f| <= residual_tol``. Newton (``fixed_point``: step below ``tol``, at most ``max_newton``
-    steps) is damped to ``max_step`` (max-norm).
-    """
+    Outputs: ``h`` (B, d); ``max_real`` (B,) the largest real part of the Jacobian's eigenvalues; ``kind`` (B,) ``Kind``
+    code; ``n_unstable`` (B,); ``converged`` (B,) bool: Newton converged, the eigen-solve converged and
+    ``max|f| <= residual_tol``. Newton (``fixed_point``: step below ``tol``, at most ``max_newton`` steps) is damped to
+    ``max_step`` (max-norm)."""
 
     @renamed(xtol="tol", max_steps="max_newton")
     def __init__(self, h0=None, *, tol: float = 1e-12, max_newton: int = 100, max_step: float = 0.5,
@@ -164,9 +160,8 @@ class Stability:
         """params with batch (B,) -> dict (see the class docstring)."""
         _one_batch_axis(params, self.name)
         h0 = _start(self.h0, params, self.name)
-        opts = {k: jnp.asarray(v) for k, v in dict(tol=self.tol, max_newton=self.max_newton, max_step=self.max_step,
-                                                   hyperbolic_tol=self.hyperbolic_tol,
-                                                   residual_tol=self.residual_tol).items()}
+        opts = {k: jnp.asarray(getattr(self, k))
+                for k in ("tol", "max_newton", "max_step", "hyperbolic_tol", "residual_tol")}
         return _stability(params, h0, opts)
 
 
@@ -205,12 +200,11 @@ class ContinuationEvents:
     origin) is continued (``continue_equilibria``, pseudo-arclength) with ``param`` increasing at the start, inside
     ``window = (lo, hi)`` (finite), for at most ``max_points`` points. Only the branch through that start is followed.
     Outputs: ``n_fold``, ``n_hopf``, ``n_branch_point`` (B,) located points of each kind; ``fold_p``, ``hopf_p``,
-    ``branch_point_p`` (B, max_special) their parameter values in branch order, NaN-padded, and ``fold_h``,
-    ``hopf_h``, ``branch_point_h`` (B, max_special, d) their states (the seeds of codim-2 curves);
-    ``hopf_l1`` (B, max_special) first Lyapunov coefficients of the Hopf points (< 0: supercritical); ``n_points`` (B,)
-    branch rows; ``end_status`` (B,) ``BranchStatus`` of the last row; ``converged`` (B,) bool: the branch
-    left the window or closed, every detected point was located, and none was dropped for lack of slots.
-    """
+    ``branch_point_p`` (B, max_special) their parameter values in branch order, NaN-padded, and ``fold_h``, ``hopf_h``,
+    ``branch_point_h`` (B, max_special, d) their states (the seeds of codim-2 curves); ``hopf_l1`` (B, max_special)
+    first Lyapunov coefficients of the Hopf points (< 0: supercritical); ``n_points`` (B,) branch rows; ``end_status``
+    (B,) ``BranchStatus`` of the last row; ``converged`` (B,) bool: the branch left the window or closed, every detected
+    point was located, and none was dropped for lack of slots."""
 
     @renamed(span="window", h0="start")
     def __init__(self, param, window, start=None, *, max_special: int = 8, max_points: int = 400, ds: float = 0.01,
@@ -281,13 +275,13 @@ class Cycles:
         found = find_limit_cycles(params, **self.options)
         c = found.cycles
         ok = c.status == OrbitStatus.CONVERGED
-        ends = found.seed_end
-        count = lambda end: jnp.sum(ends == end, axis=-1).astype(jnp.int32)
+        count = lambda end: jnp.sum(found.seed_end == end, axis=-1).astype(jnp.int32)
         return {"n_cycles": jnp.sum(ok, axis=-1).astype(jnp.int32),
                 "n_stable_cycles": jnp.sum(ok & c.stable, axis=-1).astype(jnp.int32),
                 "period": jnp.where(ok, c.period, jnp.nan), "amplitude": jnp.where(ok, c.amplitude, jnp.nan),
                 "stable": ok & c.stable, "n_fixed_point_seeds": count(TrajectoryEnd.FIXED_POINT),
-                "n_cycle_seeds": count(TrajectoryEnd.LIMIT_CYCLE), "n_not_settled_seeds": count(TrajectoryEnd.NOT_SETTLED)}
+                "n_cycle_seeds": count(TrajectoryEnd.LIMIT_CYCLE),
+                "n_not_settled_seeds": count(TrajectoryEnd.NOT_SETTLED)}
 
 
 class HomoclinicEvents:
@@ -333,8 +327,7 @@ def random_grus(key: jax.Array, n: int, d: int, scale: float = 4.0, *, bias_scal
     ``reset=False``: no reset gate, ``Ur = br = 0`` (so ``r = 1/2``) and ``Uh`` (and ``bhn``) doubled, so the
     effective ``r * Uh`` has the requested scale. ``update=False``: ``Uz = bz = 0`` (``z = 1/2``, constant
     rate: the same equilibria and kinds as without an update gate, eigenvalues halved); input weights of a
-    removed gate are zeroed too. ``reset_mode``: ``"before"`` or ``"after"`` (the PyTorch convention).
-    """
+    removed gate are zeroed too. ``reset_mode``: ``"before"`` or ``"after"`` (the PyTorch convention)."""
     _positive(n=n, d=d, integer=True)
     _positive(scale=scale, bias_scale=bias_scale)
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 0:

@@ -1,8 +1,7 @@
 """Topology atlas of a GRU ensemble and a vectorized search for GRUs with many fixed points.
 
-Both work on the host with numpy after batched JAX calls: the census of a whole ensemble runs in one
-vmapped program per chunk; grouping, ranking and merging are cheap.
-"""
+Both work on the host with numpy after batched JAX calls: the census of a whole ensemble runs in one vmapped program per
+chunk; grouping, ranking and merging are cheap."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from .._fixed_points import find_fixed_points, make_seeds
 from .._linalg import Kind
-from ._analyses import KIND_KEYS, Census, decode_topology, describe_topology, random_grus
+from ._analyses import KIND_KEYS, Census, _positive, decode_topology, describe_topology, random_grus
 
 
 # ---- atlas ------------------------------------------------------------------------------------------------
@@ -23,12 +22,10 @@ from ._analyses import KIND_KEYS, Census, decode_topology, describe_topology, ra
 class TopologyAtlas:
     """Distinct fixed-point configurations of an ensemble, most frequent first (``K`` of them).
 
-    ``topology`` (K,) codes (``decode_topology``); ``counts`` (K, 6) points per ``Kind``; ``n_members`` (K,)
-    members with that configuration; ``example`` (K,) flat index of the first such member; ``examples``
-    those members' params (batch (K,)) when params were given, else None; ``n_total`` members looked at;
-    ``n_excluded`` members left out because their census did not converge (``all_converged`` false) or
-    their topology was not encodable.
-    """
+    ``topology`` (K,) codes (``decode_topology``); ``counts`` (K, 6) points per ``Kind``; ``n_members`` (K,) members
+    with that configuration; ``example`` (K,) flat index of the first such member; ``examples`` those members' params
+    (batch (K,)) when params were given, else None; ``n_total`` members looked at; ``n_excluded`` members left out
+    because their census did not converge (``all_converged`` false) or their topology was not encodable."""
 
     topology: np.ndarray
     counts: np.ndarray
@@ -54,9 +51,8 @@ def topology_atlas(census_values: dict, params=None) -> TopologyAtlas:
     """Group an ensemble by fixed-point configuration.
 
     census_values: ``Census`` outputs with any common shape S (e.g. a sweep's grid), at least ``topology``
-    and ``all_converged``; params: optional, the ensemble with leading batch dims S (their flat index is
-    ``example``). Members whose census did not converge are counted in ``n_excluded``, not grouped.
-    """
+    and ``all_converged``; params: optional, the ensemble with leading batch dims S (their flat index is ``example``).
+    Members whose census did not converge are counted in ``n_excluded``, not grouped."""
     missing = {"topology", "all_converged"} - set(census_values)
     if missing:
         raise ValueError(f"census_values: missing {sorted(missing)}; pass the outputs of Census.")
@@ -78,7 +74,7 @@ def topology_atlas(census_values: dict, params=None) -> TopologyAtlas:
         if n != code.size:
             raise ValueError(f"params: {n} members, census_values: {code.size}.")
         flat = jax.tree_util.tree_map(lambda a: a.reshape((n,) + a.shape[len(batch):]), params)
-        examples = jax.tree_util.tree_map(lambda a: a[jnp.asarray(example)], flat)
+        examples = _take(flat, example)
     return TopologyAtlas(topology, counts, n_members, example, examples, int(code.size), int(code.size - keep.sum()))
 
 
@@ -137,12 +133,10 @@ def _first_of_clusters(h: np.ndarray, tol: float) -> np.ndarray:
 class SearchResult:
     """Outcome of ``max_fixed_points_search``.
 
-    ``best``: the GRU (no batch) with the most verified fixed points; ``verified``: its ``Verified`` at the
-    finest grid; ``counts_by_grid``: ``{n_seeds: count}`` for the best at every verification grid;
-    ``candidates``: ``(screen count, {n_seeds: verified count})`` for every verified candidate;
-    ``history``: best screening count after the random round and after each generation; ``n_evaluated``:
-    GRUs screened in all.
-    """
+    ``best``: the GRU (no batch) with the most verified fixed points; ``verified``: its ``Verified`` at the finest grid;
+    ``counts_by_grid``: ``{n_seeds: count}`` for the best at every verification grid; ``candidates``:
+    ``(screen count, {n_seeds: verified count})`` for every verified candidate; ``history``: best screening count after
+    the random round and after each generation; ``n_evaluated``: GRUs screened in all."""
 
     best: object
     verified: Verified
@@ -206,14 +200,11 @@ def max_fixed_points_search(key: jax.Array, n: int, d: int = 2, *, scales=(4.0, 
        of ``verify_grids``; the best has the most points on the finest grid, a finalist whose eigen-solves all
        converged before one whose did not (ties: the better screened); see ``SearchResult.verified``.
 
-    Screening runs in jitted chunks of ``chunk`` GRUs (default 256 on a CPU, 512 on an accelerator: the
-    census dedupe holds ``chunk * screen_seeds**2 * d`` floats).
-    """
+    Screening runs in jitted chunks of ``chunk`` GRUs (default 256 on a CPU, 512 on an accelerator: the census dedupe
+    holds ``chunk * screen_seeds**2 * d`` floats)."""
     chunk = (256 if jax.default_backend() == "cpu" else 512) if chunk is None else chunk
-    for name, value in (("n", n), ("d", d), ("screen_seeds", screen_seeds), ("top_k", top_k),
-                        ("n_children", n_children), ("n_verify", n_verify), ("chunk", chunk)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}: expected a positive int, got {value!r}.")
+    _positive(n=n, d=d, screen_seeds=screen_seeds, top_k=top_k, n_children=n_children, n_verify=n_verify, chunk=chunk,
+              integer=True)
     if isinstance(generations, bool) or not isinstance(generations, (int, np.integer)) or generations < 0:
         raise ValueError(f"generations: expected an int >= 0, got {generations!r}.")
     if not scales or any(not np.isfinite(s) or s <= 0 for s in scales) or n < len(scales):

@@ -1,8 +1,7 @@
 """A checkpoint directory of a sweep: ``manifest.json`` plus one ``chunk-<k>.npz`` per finished chunk.
 
 Every file is written to a temporary name in the same directory, flushed to disk, then moved into place with
-``os.replace`` (atomic on POSIX): a chunk file that exists is complete, whenever the writer was killed.
-"""
+``os.replace`` (atomic on POSIX): a chunk file that exists is complete, whenever the writer was killed."""
 
 from __future__ import annotations
 
@@ -71,7 +70,8 @@ def read_chunk(directory: Path, k: int, outputs: dict, rows: int) -> dict[str, n
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in outputs}
     except (OSError, KeyError, ValueError) as err:
-        raise ValueError(f"checkpoint {directory}: damaged chunk file {path.name} ({err}); delete it to recompute.") from None
+        raise ValueError(f"checkpoint {directory}: damaged chunk file {path.name} ({err}); "
+                         "delete it to recompute.") from None
     for name, spec in outputs.items():
         if arrays[name].shape != (rows, *spec["shape"]) or arrays[name].dtype.str != spec["dtype"]:
             raise ValueError(f"checkpoint {directory}: chunk file {path.name} has {name!r} of shape "

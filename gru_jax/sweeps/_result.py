@@ -15,9 +15,8 @@ class SweepResult(ResultMixin):
     """Outputs of ``sweep``: ``values[name]`` has shape ``shape + trailing`` where ``shape`` is the grid shape
     (one entry per axis, in the order of ``axes``) or ``(N,)`` for an ensemble (axis ``"member"``).
 
-    ``axes``: label -> 1-D values, ordered; ``kind``: ``"grid"`` or ``"ensemble"``; ``analysis``: its name.
-    ``save`` / ``load``: an ``.npz`` file (no pickles).
-    """
+    ``axes``: label -> 1-D values, ordered; ``kind``: ``"grid"`` or ``"ensemble"``; ``analysis``: its name. ``save`` /
+    ``load``: an ``.npz`` file (no pickles)."""
 
     _fields = ("values", "axes", "kind", "analysis")
 
@@ -94,7 +93,7 @@ class SweepResult(ResultMixin):
             _, ax = plt.subplots(figsize=(6.0, 4.5))
         labels, grids = list(self.axes), list(self.axes.values())
         if self.kind == "ensemble":
-            ax.hist(value, bins=_bins(value))
+            ax.hist(value, bins=np.arange(value.min(), value.max() + 2) - 0.5 if value.dtype.kind in "biu" else "auto")
             ax.set(xlabel=name, ylabel="members")
         elif len(grids) == 1:
             ax.plot(grids[0], value)
@@ -147,12 +146,6 @@ class SweepResult(ResultMixin):
 
 
 EVENT_STYLE = (("o", "#111111"), ("^", "#c0282d"), ("s", "#2ca02c"))   # fold, Hopf, branch point
-
-
-def _bins(value: np.ndarray):
-    if value.dtype.kind in "biu":
-        return np.arange(value.min(), value.max() + 2) - 0.5
-    return "auto"
 
 
 def _num(x) -> str:

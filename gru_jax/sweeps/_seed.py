@@ -29,13 +29,11 @@ def codim2_curves_from_sweep(params, events: SweepResult, param: Param, *, kind:
                              max_points: int = 400, max_special: int = 8) -> CurveDiagram:
     """The fold (or Hopf) curves in ``(param, param2)`` through the points of a two-parameter map, each once.
 
-    ``events``: a sweep of ``ContinuationEvents(param, span)`` over one grid axis ``param2`` with base
-    ``params`` (outputs ``fold_p``/``fold_h`` or ``hopf_p``/``hopf_h``). Every cloud point starts a curve unless
-    it already lies on one computed before, so a few continuations join the whole cloud and extend it past the
-    slices (and report its cusps, Bogdanov-Takens and generalized Hopf points). ``window = ((lo, hi), (lo2,
-    hi2))`` in ``(param, param2)``, default: the cloud's range of ``param`` x the grid's range. Options as for
-    ``continue_curve_both``.
-    """
+    ``events``: a sweep of ``ContinuationEvents(param, span)`` over one grid axis ``param2`` with base ``params``
+    (outputs ``fold_p``/``fold_h`` or ``hopf_p``/``hopf_h``). Every cloud point starts a curve unless it already lies on
+    one computed before, so a few continuations join the whole cloud and extend it past the slices (and report its
+    cusps, Bogdanov-Takens and generalized Hopf points). ``window = ((lo, hi), (lo2, hi2))`` in ``(param, param2)``,
+    default: the cloud's range of ``param`` x the grid's range. Options as for ``continue_curve_both``."""
     check_choice("kind", kind, KINDS)
     if not isinstance(events, SweepResult) or events.kind != "grid" or len(events.axes) != 1:
         raise ValueError("events: expected the SweepResult of a ContinuationEvents sweep over one grid axis.")

@@ -37,9 +37,8 @@ Multi-host recipe (every host sees the same shared file system and runs the same
         res.save("/shared/runs/bh-grid.npz")
 
 Process ``i`` of ``n`` (``jax.process_index()``/``jax.process_count()``, or ``hosts=(i, n)``) computes the chunks
-``k = i, i + n, i + 2n, ...`` on its local devices, writes them to the shared checkpoint, then waits for the
-other processes' chunk files and assembles the whole result. A host that dies can be restarted: it resumes.
-"""
+``k = i, i + n, i + 2n, ...`` on its local devices, writes them to the shared checkpoint, then waits for the other
+processes' chunk files and assembles the whole result. A host that dies can be restarted: it resumes."""
 
 from __future__ import annotations
 
@@ -96,16 +95,15 @@ def sweep(analysis: Callable, *, grid: Mapping | None = None, ensemble=None, bas
           hosts: tuple[int, int] | None = None) -> SweepResult:
     """Run ``analysis`` (see the module docstring) on every point of ``grid`` or every member of ``ensemble``.
 
-    grid: ``{label: values (n_i,)}``, 1-3 entries, labels like ``"bh[0]"`` (``Param.from_label``) set in
-    ``base`` (one parameter set); the points are the outer product, in the order given. ensemble: a params
-    pytree with one leading batch axis N. chunk: parameter sets per call (default 4096 on a CPU, 65536 on an
-    accelerator, at most the total). checkpoint: a directory to write chunks to and resume from. progress: a
-    tqdm bar with ETA on stderr. devices: the devices to shard each chunk over (default all local ones).
-    hosts: ``(index, count)`` of this process in a multi-host run (default from ``jax.distributed``).
+    grid: ``{label: values (n_i,)}``, 1-3 entries, labels like ``"bh[0]"`` (``Param.from_label``) set in ``base`` (one
+    parameter set); the points are the outer product, in the order given. ensemble: a params pytree with one leading
+    batch axis N. chunk: parameter sets per call (default 4096 on a CPU, 65536 on an accelerator, at most the total).
+    checkpoint: a directory to write chunks to and resume from. progress: a tqdm bar with ETA on stderr. devices: the
+    devices to shard each chunk over (default all local ones). hosts: ``(index, count)`` of this process in a
+    multi-host run (default from ``jax.distributed``).
 
-    Returns a ``SweepResult`` with ``values[name]`` of shape ``grid shape + trailing`` (or ``(N,) + trailing``).
-    Raises ``ValueError`` for bad input or a checkpoint of another sweep, before anything compiles.
-    """
+    Returns a ``SweepResult`` with ``values[name]`` of shape ``grid shape + trailing`` (or ``(N,) + trailing``). Raises
+    ``ValueError`` for bad input or a checkpoint of another sweep, before anything compiles."""
     name = analysis_name(analysis)
     plan = make_plan(grid, ensemble, base)
     chunk = check_chunk(chunk, plan.total, devices)
@@ -185,10 +183,10 @@ def _ensemble_plan(ensemble) -> Plan:
         raise ValueError("sweep: ensemble must be a params pytree whose array leaves share a leading batch axis.")
     sizes = {np.shape(a)[0] for a in leaves}
     if len(sizes) != 1 or 0 in sizes:
-        raise ValueError(f"sweep: ensemble leaves must share one non-empty leading batch axis, got sizes {sorted(sizes)}.")
-    members = jax.tree_util.tree_map(np.asarray, ensemble)
+        raise ValueError(f"sweep: ensemble leaves must share one non-empty leading batch axis, got sizes "
+                         f"{sorted(sizes)}.")
     n = sizes.pop()
-    return Plan("ensemble", {"member": np.arange(n)}, (n,), members=members)
+    return Plan("ensemble", {"member": np.arange(n)}, (n,), members=jax.tree_util.tree_map(np.asarray, ensemble))
 
 
 def _check_tree(what: str, tree) -> None:
@@ -234,17 +232,15 @@ def analysis_name(analysis) -> str:
     """The analysis's ``name`` attribute, else its ``__name__``, else its type's name."""
     if not callable(analysis):
         raise ValueError(f"sweep: analysis must be a callable params -> dict of arrays, got {analysis!r}.")
-    name = getattr(analysis, "name", None) or getattr(analysis, "__name__", None) or type(analysis).__name__
-    return str(name)
+    return str(getattr(analysis, "name", None) or getattr(analysis, "__name__", None) or type(analysis).__name__)
 
 
 # ---- the compiled step ----------------------------------------------------------------------------------
 
 def make_step(analysis, plan: Plan, mesh: Mesh, size: int):
-    """The sharded, jitted call ``rows (size,) -> outputs`` and the output specs ``name -> (trailing, dtype)``.
-
-    Shapes come from ``jax.eval_shape`` (nothing compiles here); raises ``ValueError`` if the analysis does not
-    return a dict of arrays with leading axis ``size``."""
+    """The sharded, jitted call ``rows (size,) -> outputs`` and the output specs ``name -> (trailing, dtype)``. Shapes
+    come from ``jax.eval_shape`` (nothing compiles here); raises ``ValueError`` if the analysis does not return a dict
+    of arrays with leading axis ``size``."""
     batch, replicated = NamedSharding(mesh, PartitionSpec("batch")), NamedSharding(mesh, PartitionSpec())
     grid = plan.params if plan.kind == "grid" else None
     try:
@@ -254,13 +250,11 @@ def make_step(analysis, plan: Plan, mesh: Mesh, size: int):
     if grid:
         consts = jax.device_put((tuple(plan.axes.values()), plan.base), replicated)
         shapes = jax.eval_shape(jitted, jax.ShapeDtypeStruct((size,), index_dtype()), *consts)
-        def call(rows):
-            return jitted(jax.device_put(rows, batch), *consts)
+        call = lambda rows: jitted(jax.device_put(rows, batch), *consts)
     else:
         shapes = jax.eval_shape(jitted, jax.tree_util.tree_map(
             lambda a: jax.ShapeDtypeStruct((size,) + a.shape[1:], a.dtype), plan.members))
-        def call(rows):
-            return jitted(jax.device_put(jax.tree_util.tree_map(lambda a: a[rows], plan.members), batch))
+        call = lambda rows: jitted(jax.device_put(jax.tree_util.tree_map(lambda a: a[rows], plan.members), batch))
     return call, _output_specs(shapes, size)
 
 
@@ -296,7 +290,8 @@ def grid_params(rows, values, base, params, shape):
 
 def _output_specs(shapes, size: int) -> dict:
     if not isinstance(shapes, Mapping) or not shapes:
-        raise ValueError(f"sweep: the analysis must return a non-empty dict name -> array, got {type(shapes).__name__}.")
+        raise ValueError(f"sweep: the analysis must return a non-empty dict name -> array, got "
+                         f"{type(shapes).__name__}.")
     specs = {}
     for name, s in shapes.items():
         if not isinstance(name, str) or name.startswith("__"):
