@@ -10,6 +10,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from ._newton import blank
 from ._status import BranchStatus
 from ._step import ContinuationProblem, State, conclude, move, step
 
@@ -48,9 +49,7 @@ def run(problem: ContinuationProblem, state: State, settings, max_points: int, m
             return step(problem, s, settings)
 
         def start():       # the start point itself; it has no corrector evaluation (NaN value and Jacobian)
-            shapes = jax.eval_shape(problem.system, s.u, problem.context(s))
-            nan = lambda x: jnp.full(x.shape, jnp.nan, s.u.dtype)
-            return s, nan(shapes[0]), nan(shapes[1]), problem.context(s)
+            return s, *blank(s.u, True, jnp.nan), problem.context(s)
         moved, value, jac, context = jax.lax.cond(first, start, lambda: move(problem, s, settings))
         observed = problem.observe(s, moved, value, jac, context, settings)
         rejected = first & s.accepted & ~observed.accepted       # a start the problem cannot observe

@@ -25,6 +25,13 @@ def value_and_jac(F: Callable, u: jax.Array) -> tuple[jax.Array, jax.Array]:
     return value_and_jacobian(lambda y, _: F(y), u, None)
 
 
+def blank(v: jax.Array, underdetermined: bool, fill=0.0) -> tuple[jax.Array, jax.Array]:
+    """A value (n,) and Jacobian (n, len(v)) filled with ``fill``, shaped like a system's at ``v``: ``n = len(v)``
+    for a square system, ``len(v) - 1`` for one continued along a curve (no tracing of the system)."""
+    n = v.shape[0] - underdetermined
+    return jnp.full((n,), fill, v.dtype), jnp.full((n, v.shape[0]), fill, v.dtype)
+
+
 def system_of(F: Callable) -> Callable:
     """The ``system`` of a plain function: ``v -> (F(v), F'(v), True)``."""
     def system(v):
@@ -71,9 +78,8 @@ def newton(system: Callable, v0: jax.Array, tol, max_iter, border=None, cap=jnp.
         scale = jnp.where(size <= tol, 1.0, jnp.minimum(1.0, cap / jnp.linalg.norm(dv)))
         return jnp.where(finite, v + scale * dv, v), size, finite, k + 1, (value, jac)
 
-    shapes = jax.eval_shape(system, v0)
-    blank = (jnp.zeros(shapes[0].shape, v0.dtype), jnp.zeros(shapes[1].shape, v0.dtype))
-    start = (v0, jnp.asarray(jnp.inf, v0.dtype), jnp.asarray(True), jnp.asarray(0, jnp.int32), blank)
+    start = (v0, jnp.asarray(jnp.inf, v0.dtype), jnp.asarray(True), jnp.asarray(0, jnp.int32),
+             blank(v0, border is not None))
     v, size, finite, k, (value, jac) = jax.lax.while_loop(cond, body, start)
     return Newton(v, (size <= tol) & finite, k, finite, value, jac)
 

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from .._linalg import solve
-from ._newton import bordered, crossed, newton
+from ._newton import blank, bordered, crossed, newton
 from ._status import BranchStatus
 
 MAX_ATTEMPTS = 64      # safety cap on corrector attempts per step (ds halves each time, so ~50 is the real limit)
@@ -154,9 +154,7 @@ def move(problem: ContinuationProblem, state: State, settings) -> tuple[State, j
         ds, ok, k = carry[0], carry[3], carry[-1]
         return running & ~ok & (ds >= s.ds_min) & (k < MAX_ATTEMPTS)
 
-    shapes = jax.eval_shape(system, u)
-    start = (state.ds, jnp.asarray(False), u, jnp.asarray(False), jnp.asarray(False),
-             jnp.zeros(shapes[0].shape, u.dtype), jnp.zeros(shapes[1].shape, u.dtype), t,
+    start = (state.ds, jnp.asarray(False), u, jnp.asarray(False), jnp.asarray(False), *blank(u, True), t,
              jnp.asarray(0, jnp.int32), jnp.asarray(True), jnp.asarray(0))
     ds, _, v, ok, landing, value, jac, t_new, iters, finite, _ = jax.lax.while_loop(cond, attempt, start)
 
