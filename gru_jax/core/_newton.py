@@ -153,7 +153,7 @@ def illinois(probe: Callable, v_a, g_a, v_b, g_b, length, tol, max_iter=MAX_BRAC
     """Illinois (modified regula falsi) on ``s`` in [0, 1] for a sign change of ``g`` between ``(v_a, g_a)`` at 0 and
     ``(v_b, g_b)`` at 1; ``probe(s) -> (v, g, ok)`` gives the point ``v`` (any pytree) and its test value. Stops when
     the bracket is at most ``tol`` long (``length`` per unit of ``s``) or a test value is exactly zero. Returns ``(v,
-    LocateStatus code)``: the end of the final bracket with the smaller ``|g|``."""
+    LocateStatus code, iterations)``, ``v`` the end of the final bracket with the smaller ``|g|``."""
 
     def cond(c):
         s_lo, g_lo, _, s_hi, g_hi, _, _, ok, k = c
@@ -174,14 +174,14 @@ def illinois(probe: Callable, v_a, g_a, v_b, g_b, length, tol, max_iter=MAX_BRAC
 
     signs_ok = jnp.sign(g_a) * jnp.sign(g_b) <= 0
     start = (jnp.zeros_like(length), g_a, v_a, jnp.ones_like(length), g_b, v_b, 0, signs_ok, 0)
-    s_lo, g_lo, v_lo, s_hi, g_hi, v_hi, _, ok, _ = jax.lax.while_loop(cond, body, start)
+    s_lo, g_lo, v_lo, s_hi, g_hi, v_hi, _, ok, k = jax.lax.while_loop(cond, body, start)
     v = jax.tree_util.tree_map(lambda x, y: jnp.where(jnp.abs(g_lo) <= jnp.abs(g_hi), x, y), v_lo, v_hi)
     finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(v)]))
     done = ((s_hi - s_lo) * length <= tol) | (g_lo == 0) | (g_hi == 0)
     status = jnp.select([~signs_ok, ~ok | ~finite, ~done],
                         [LocateStatus.NO_SIGN_CHANGE, LocateStatus.NONFINITE, LocateStatus.MAX_STEPS],
                         LocateStatus.CONVERGED)
-    return v, status
+    return v, status, k
 
 
 def bracket(F: Callable, test: Callable, u_a, u_b, g_a, g_b, tol, max_newton):
@@ -198,4 +198,4 @@ def bracket(F: Callable, test: Callable, u_a, u_b, g_a, g_b, tol, max_newton):
         g, ok = test(res.v, chord)
         return res.v, g, res.converged & ok
 
-    return illinois(probe, u_a, g_a, u_b, g_b, length, tol)
+    return illinois(probe, u_a, g_a, u_b, g_b, length, tol)[:2]

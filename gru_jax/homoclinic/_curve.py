@@ -11,10 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validate import check_finite, check_positive, check_window
+from .._validate import check_finite, check_window
 from ..codim2._codim2_curve import CurveSettings
 from ..core._compile import top_level_or_nested
-from ..core._inputs import check_sizes
+from ..core._inputs import check_numbers, check_sizes
 from ..core._param import Param, as_param
 from ..core._driver import run
 from ..core._result import Result
@@ -137,23 +137,18 @@ def continue_homoclinic(params, param: Param, param2: Param, start: HomoclinicPo
     Newton to ``tol`` on the split function and the arclength condition (a row is kept only where the split is
     below ``1e-6 radius``, so a jump of the split function is not taken for a root); ``direction=+1`` starts towards
     increasing ``param2`` (or ``param`` where the curve is vertical). ``window = ((p_lo, p_hi), (p2_lo, p2_hi))``.
-    ``radius``, ``delta``, ``t_max`` as in ``locate_homoclinic``. ``max_points`` rows (static). Ends:
-    ``BranchStatus`` (MAX_POINTS, LEFT_WINDOW, STEP_TOO_SMALL: e.g. the saddle disappears in a fold, the loop
-    shrinks below ``radius`` near a Bogdanov-Takens point, or the split fails). Bad input raises ``ValueError``."""
+    ``radius``, ``delta``, ``t_max`` as in ``locate_homoclinic``. ``max_points`` rows (static). Ends: ``BranchStatus``
+    (MAX_POINTS; LEFT_WINDOW, the last row on the window's edge; CLOSED_LOOP; STEP_TOO_SMALL: e.g. the saddle
+    disappears in a fold, the loop shrinks below ``radius`` near a Bogdanov-Takens point, or the split fails). Bad
+    input raises ``ValueError``."""
     if not isinstance(start, HomoclinicPoint) or np.ndim(start.status):
         raise ValueError(f"start: expected one located HomoclinicPoint, got {type(start).__name__}.")
     f, params, _ = check_problem(params, param, f, start.saddle, "start.saddle")
     as_param(param2, "param2", differs_from=param).validate(params)
     check_finite("start.p", start.p)
     check_sizes(max_points, 1)
-    for name, value in (("ds", ds), ("ds_min", ds_min), ("ds_max", ds_max), ("tol", tol), ("max_newton", max_newton)):
-        check_positive(name, value)
-    if not float(ds_min) <= float(ds) <= float(ds_max):
-        raise ValueError(f"ds: must satisfy ds_min <= ds <= ds_max; got {ds}, {ds_min}, {ds_max}.")
-    if float(grow) < 1:
-        raise ValueError(f"grow: must be >= 1, got {grow}.")
-    if direction not in (1, -1):
-        raise ValueError(f"direction: must be +1 or -1, got {direction!r}.")
+    check_numbers(dict(ds=ds, ds_min=ds_min, ds_max=ds_max, tol=tol, max_newton=max_newton, grow=grow,
+                       direction=direction))
     lo, hi = check_window(window, 2)
     sopts = split_options(radius, delta, t_max, opts)
     settings = CurveSettings(*(jnp.asarray(x, float) for x in (ds, ds_min, ds_max, lo, hi, tol)),

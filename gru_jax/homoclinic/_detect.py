@@ -76,8 +76,8 @@ def detect_one(f, opts: SplitOptions, param, params, values, saddle, signs, xtol
     def locate(pair, i, use):
         ends = jax.tree_util.tree_map(lambda a: a[pair, jnp.stack([i, i + 1])], splits)
         ends = eqx.tree_at(lambda e: e.status, ends, jnp.where(use, ends.status, SplitStatus.NONFINITE))
-        s, x, r, _, status, steps = root(f, opts, path, params, values[i], values[i + 1], ends, jnp.asarray(True),
-                                         xtol, max_steps)
+        s, x, r, status, steps = root(f, opts, path, params, values[i], values[i + 1], ends, jnp.asarray(True),
+                                      xtol, max_steps)
         return finish(f, opts, path, params, s, x, r, status, steps, ptol)[1]
 
     points = jax.vmap(locate)(pair, i, used)

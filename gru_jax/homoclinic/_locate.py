@@ -18,13 +18,14 @@ from ..core._result import Result
 from ..core._status import Codes
 from ..core._compile import top_level_or_nested
 from ..core._inputs import check_field, check_numbers, one_problem
+from ..core._newton import illinois
 from ..core._param import Param, as_param
 from ..models._field import VectorField
 from ..periodic._flow import FlowOptions
 from ._manifolds import saddle_eigen
 from ._split import Split, SplitOptions, SplitStatus, saddle_at, split_one
 
-RUNNING = -1
+RUNNING, BRACKETED = -1, -2
 #: unstable/stable branch signs tried by ``branches="auto"``, in this order
 SIGNS = ((1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0))
 
@@ -40,6 +41,11 @@ class HomoclinicStatus(Codes):
     MAX_STEPS = 3, "ran out of steps"
     NOT_CONVERGED = 4, ("the iterates converged to a jump of the split function, not a root (e.g. the crossing "
                         "moved to another part of the section)")
+
+
+#: ``HomoclinicStatus`` of each ``LocateStatus`` that ``core.illinois`` returns on a bracket
+LOCATED = np.array([HomoclinicStatus.CONVERGED, HomoclinicStatus.MAX_STEPS, HomoclinicStatus.SPLIT_FAILED,
+                    HomoclinicStatus.NO_BRACKET, HomoclinicStatus.NOT_CONVERGED], np.int32)
 
 
 class HomoclinicPoint(Result):
@@ -114,38 +120,42 @@ def _split(f, opts, path, params, s, saddle, refs, differentiable=False) -> Spli
 
 
 def root(f, opts: SplitOptions, path: Path, params, a, b, ends: Split, bracketed, xtol, max_steps):
-    """Secant/Illinois iteration on ``s`` from ``(a, b)`` (a bracket if ``bracketed``) where the split is ``ends``
-    (batch (2,)), tracking the saddle and the branch directions. Returns ``(s, saddle, refs, value, status,
+    """A root of the split in ``s`` from ``(a, b)``, where the split is ``ends`` (batch (2,)): secant steps until one
+    converges or a sign change brackets the root (at once if ``bracketed``), then ``core.illinois`` on that bracket.
+    The saddle and branch directions are carried from iterate to iterate. Returns ``(s, saddle, refs, status,
     steps)``; not differentiated."""
     params = jax.lax.stop_gradient(params)
-    S = lambda s, x, r: _split(f, opts, path, params, s, x, r)
-    fa, fb = ends.value[0], ends.value[1]
-    ok = jnp.all(ends.status == SplitStatus.OK)
-    status = jnp.where(~ok, HomoclinicStatus.SPLIT_FAILED,
-                       jnp.where(bracketed & (fa * fb > 0), HomoclinicStatus.NO_BRACKET, RUNNING))
 
-    def body(carry):
-        a, fa, b, fb, x, r, bracketed, k, _ = carry
-        c = b - fb * (b - a) / (fb - fa)
-        c = jnp.where(bracketed & ~((c - a) * (c - b) < 0), 0.5 * (a + b), c)   # keep Illinois inside
-        sc = S(c, x, r)
-        fc = sc.value
-        good = sc.status == SplitStatus.OK
-        flip = fc * fb < 0
-        shift = flip | ~bracketed
-        a, fa = jnp.where(shift, b, a), jnp.where(shift, fb, fa / 2)          # Illinois: halve the kept end
-        bracketed = bracketed | flip
-        done = (jnp.abs(c - b) <= xtol * (1 + jnp.abs(c))) | (fc == 0)
-        status = jnp.select([~good, done, k + 1 >= max_steps], [HomoclinicStatus.SPLIT_FAILED,
-                            HomoclinicStatus.CONVERGED, HomoclinicStatus.MAX_STEPS], RUNNING).astype(jnp.int32)
-        keep = lambda new, old: jnp.where(good, new, old)
-        return (a, fa, keep(c, b), keep(fc, fb), keep(sc.saddle, x), keep(jnp.stack([sc.unstable, sc.stable]), r),
-                bracketed, k + 1, status)
+    def probe(s, near):
+        sp = _split(f, opts, path, params, s, near[1], near[2])
+        return (s, sp.saddle, jnp.stack([sp.unstable, sp.stable])), sp.value, sp.status == SplitStatus.OK
 
-    carry = (a, fa, b, fb, ends.saddle[1], jnp.stack([ends.unstable[1], ends.stable[1]]), bracketed,
-             jnp.asarray(0, jnp.int32), jnp.asarray(status, jnp.int32))
-    a, fa, b, fb, x, r, bracketed, k, status = jax.lax.while_loop(lambda c: c[-1] == RUNNING, body, carry)
-    return b, x, r, fb, status, k
+    def secant(carry):
+        v_a, fa, v_b, fb, k, _ = carry
+        c = v_b[0] - fb * (v_b[0] - v_a[0]) / (fb - fa)
+        v_c, fc, good = probe(c, v_b)
+        done = (jnp.abs(c - v_b[0]) <= xtol * (1 + jnp.abs(c))) | (fc == 0)
+        status = jnp.select([~good, done, fc * fb < 0, k + 1 >= max_steps],
+                            [HomoclinicStatus.SPLIT_FAILED, HomoclinicStatus.CONVERGED, BRACKETED,
+                             HomoclinicStatus.MAX_STEPS], RUNNING).astype(jnp.int32)
+        keep = lambda new, old: jax.tree_util.tree_map(lambda x, y: jnp.where(good, x, y), new, old)
+        return v_b, fb, keep(v_c, v_b), keep(fc, fb), k + 1, status
+
+    start = jnp.where(jnp.all(ends.status == SplitStatus.OK), jnp.where(bracketed, BRACKETED, RUNNING),
+                      HomoclinicStatus.SPLIT_FAILED).astype(jnp.int32)
+    v_a, v_b = ((s, ends.saddle[i], jnp.stack([ends.unstable[i], ends.stable[i]])) for i, s in enumerate((a, b)))
+    carry = (v_a, ends.value[0], v_b, ends.value[1], jnp.asarray(0, jnp.int32), start)
+    v_a, fa, v_b, fb, k, status = jax.lax.while_loop(lambda c: c[-1] == RUNNING, secant, carry)
+
+    def on_bracket():
+        chord = lambda t: v_a[0] + t * (v_b[0] - v_a[0])
+        length = jnp.abs(v_b[0] - v_a[0])
+        v, located, n = illinois(lambda t: probe(chord(t), v_b), v_a, fa, v_b, fb, length,
+                                 xtol * (1 + jnp.abs(v_b[0])), jnp.maximum(max_steps - k, 0))
+        return v, jnp.asarray(LOCATED)[located], k + n
+
+    v, status, k = jax.lax.cond(status == BRACKETED, on_bracket, lambda: (v_b, status, k))
+    return v[0], v[1], v[2], status.astype(jnp.int32), k
 
 
 def finish(f, opts: SplitOptions, path: Path, params, s, saddle, refs, status, steps,
@@ -189,7 +199,7 @@ def _locate(f, opts, param, params, saddle, a, b, bracketed, signs, xtol, ptol, 
     """``locate_homoclinic`` for one problem (vmappable): the ``HomoclinicPoint``."""
     path = Path(param)
     refs, ends = choose_branches(f, opts, path, params, a, b, bracketed, saddle, signs)
-    s, x, r, _, status, steps = root(f, opts, path, params, a, b, ends, bracketed, xtol, max_steps)
+    s, x, r, status, steps = root(f, opts, path, params, a, b, ends, bracketed, xtol, max_steps)
     return finish(f, opts, path, params, s, x, r, status, steps, ptol)[1]
 
 

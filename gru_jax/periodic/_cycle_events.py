@@ -32,7 +32,7 @@ def locate(problem: CycleProblem, s: CycleSettings, kind, u_a, u_b, mu_a, mu_b, 
         g = tests(tangent(own_section(problem, v, jac), direction), mu)[kind]
         return (v, mu), g, conv & jnp.isfinite(g)
 
-    (v, mu), located = illinois(probe, (u_a, mu_a), g_a, (u_b, mu_b), g_b, length, 10 * s.tol, MAX_LOCATE)
+    (v, mu), located, _ = illinois(probe, (u_a, mu_a), g_a, (u_b, mu_b), g_b, length, 10 * s.tol, MAX_LOCATE)
     kind = jnp.asarray(kind, jnp.int32)
     if problem.d >= 3:
         rest = mu[1:]
