@@ -49,6 +49,19 @@ def test_reset_after_matches_pytorch_cell_by_hand(rng):
     np.testing.assert_allclose(p.discrete_step(jnp.asarray(h)), torch_step, atol=1e-14)
 
 
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_equinox_cell_step_is_ours(rng, use_bias):
+    """``GRUParams.from_equinox``: equinox's own ``GRUCell`` step equals our discrete step (float64, random weights)."""
+    d, m = 5, 3
+    cell = eqx.nn.GRUCell(m, d, use_bias=use_bias, dtype=jnp.float64, key=jax.random.key(7))
+    if use_bias:        # equinox initialises biases uniformly; make bias_n clearly non-zero as well
+        cell = eqx.tree_at(lambda c: c.bias_n, cell, jnp.asarray(rng.normal(size=d)))
+    x, h = jnp.asarray(rng.normal(size=m)), jnp.asarray(rng.uniform(-1, 1, d))
+    p = gj.GRUParams.from_equinox(cell, x)
+    assert p.reset == "after"
+    np.testing.assert_allclose(p.discrete_step(h), cell(x, h), rtol=0, atol=1e-12)
+
+
 def test_conventions_agree_for_uniform_scalar_reset():
     """With Ur = 0 and a uniform br (the same scalar r in every unit) and bhn = 0 the conventions coincide."""
     p = gj.GRUParams.random(jax.random.key(3), 3, scale=2.0)

@@ -185,6 +185,15 @@ class GRUParams(eqx.Module):
             bh=rows(b_ih, 2), bhn=rows(b_hh, 2),
             Wr=rows(w_ih, 0), Wz=rows(w_ih, 1), Wh=rows(w_ih, 2), x=x), reset="after")
 
+    @classmethod
+    def from_equinox(cls, cell, x=None) -> "GRUParams":
+        """From an ``equinox.nn.GRUCell`` (gate order r, z, n; ``bias`` on the input side, ``bias_n`` inside the
+        reset), as ``reset="after"``; ``x``: (m,) a constant input (zeros if omitted)."""
+        d = cell.hidden_size
+        bias = np.zeros(3 * d) if cell.bias is None else np.asarray(cell.bias, float)
+        bias_n = np.zeros(d) if cell.bias_n is None else np.asarray(cell.bias_n, float)
+        return cls.from_pytorch(cell.weight_ih, cell.weight_hh, bias, np.concatenate([np.zeros(2 * d), bias_n]), x)
+
 
 def vector_field(h: jax.Array, params: GRUParams) -> jax.Array:
     """The CT-GRU vector field in the engine's ``f(h, params)`` form: (d,) -> (d,)."""
