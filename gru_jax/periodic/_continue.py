@@ -21,8 +21,8 @@ from ..core._status import BranchStatus
 from ..core._step import State
 from ._cycle_events import empty, locate
 from ._detect import pad
-from ._cycle_palc import (TP_FLOOR, CycleProblem, CycleSettings, amplitude, n_unstable, start_from_hopf,
-                          start_from_orbit)
+from ._cycle_palc import (TP_FLOOR, CycleProblem, CycleSettings, amplitude, ends_by_itself, n_unstable,
+                          start_from_hopf, start_from_orbit)
 from ._family_end import hopf_end, infinite_period, no_end
 from ._flow import FlowOptions
 
@@ -57,11 +57,9 @@ def run(problem: CycleProblem, state: State, s: CycleSettings, max_points: int, 
                           multipliers=found["multipliers"], interval=pad(jnp.stack([i0, i0 + 1], 1), valid),
                           located=found["located"], count=jnp.sum(valid).astype(jnp.int32), n_detected=result.detected)
 
-    # how the family ended by itself (``observe``'s test on the last cycle): at infinite period when that cycle is
-    # above period_max (and not below amp_min), else at a Hopf point
-    X_last, T_last, _ = problem.split(result.final.u)
+    # how the family ended by itself: at infinite period if its last cycle says so, else at a Hopf point
     ended = status == BranchStatus.ENDED
-    infinite = ended & ~(amplitude(X_last) < s.amp_min) & (T_last > s.period_max)
+    infinite = ended & ends_by_itself(*problem.split(result.final.u)[:2], s)[1]
     hopf = ended & ~infinite & (count >= 2)
     safe_u = jnp.where(used[:, None], rows["u"], rows["u"][0])
     end = jax.lax.cond(infinite, lambda: infinite_period(problem, safe_u, rows["t"], used, TP_FLOOR * s.tol),

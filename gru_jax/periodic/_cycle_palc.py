@@ -87,9 +87,9 @@ class CycleProblem(ContinuationProblem):
         g = tests(after.t, mu)
         X_old, X_new, T_new = self.split(before.u)[0], *self.split(after.u)[:2]
         flipped = jnp.sum((X_new - jnp.mean(X_new, 0)) * (X_old - jnp.mean(X_old, 0))) < 0
+        shrunk, infinite = ends_by_itself(X_new, T_new, s)
         status = jnp.where(after.status != BranchStatus.RUNNING, after.status,
-                           jnp.where((amplitude(X_new) < s.amp_min) | (T_new > s.period_max), BranchStatus.ENDED,
-                                     BranchStatus.RUNNING))
+                           jnp.where(shrunk | infinite, BranchStatus.ENDED, BranchStatus.RUNNING))
         accepted = after.accepted & ~flipped
         status = jnp.where(after.accepted & flipped, BranchStatus.ENDED, status)
         resolved = jnp.minimum(jnp.abs(before.tests[0]), jnp.abs(g[0])) > TP_FLOOR * s.tol
@@ -130,6 +130,13 @@ class CycleSettings(eqx.Module):
 def amplitude(X: jax.Array) -> jax.Array:
     """The largest distance of a node of ``X`` (M, d) from the nodes' mean (the radius of a circular cycle)."""
     return jnp.max(jnp.linalg.norm(X - jnp.mean(X, axis=0), axis=1))
+
+
+def ends_by_itself(X: jax.Array, T, s: CycleSettings) -> tuple[jax.Array, jax.Array]:
+    """Whether the cycle ``(X (M, d), T)`` ends its family: ``shrunk`` below ``amp_min`` (at a Hopf point), or,
+    if not, ``infinite``: its period above ``period_max``."""
+    shrunk = amplitude(X) < s.amp_min
+    return shrunk, ~shrunk & (T > s.period_max)
 
 
 def correct(problem: CycleProblem, target, row, ref, cap, tol, max_newton):
